@@ -1,0 +1,223 @@
+"""The ingest service: validate platform events and publish them to topic ``events``.
+
+``POST /v1/events`` takes one event, ``POST /v1/events/batch`` up to 500 (5 MB); either may be
+an Events Protocol envelope or a bare event. Every answer is a protocol event (shared.protocol).
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from shared import event_contract, structured_log
+from shared.api_keys import ApiKeyVerifier
+from shared.config import IngestSettings
+from shared.protocol import ANSWER_STATUS, ProtocolError, ProtocolRequest, answer, bad_request, new_flow_id, parse_request
+from shared.publisher import OutgoingMessage, PublishOutcome, encode_event
+
+ORIGIN = "ingest"
+BATCH_NAME = "events.batch"
+SINGLE_PATH = "/v1/events"
+BATCH_PATH = "/v1/events/batch"
+
+Publish = Callable[[list[OutgoingMessage]], list[PublishOutcome]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass
+class _ValidEvent:
+    request: ProtocolRequest
+    event: dict[str, Any]
+
+    def message(self) -> OutgoingMessage:
+        data = self.event.get("data") if isinstance(self.event.get("data"), dict) else {}
+        attributes = {
+            "eventId": self.event["eventId"],
+            "eventType": self.event["eventType"],
+            "flowId": self.request.flow_id,
+        }
+        whitelabel = data.get("whitelabel") or data.get("ownerWhitelabel")
+        if isinstance(whitelabel, str):
+            attributes["whitelabel"] = whitelabel
+        return OutgoingMessage(encode_event(self.event), attributes)
+
+
+def partner_of(event: dict[str, Any]) -> str | None:
+    data = event.get("data")
+    if isinstance(data, dict):
+        value = data.get("whitelabel") or data.get("ownerWhitelabel")
+        return value if isinstance(value, str) else None
+    return None
+
+
+class IngestService:
+    def __init__(self, settings: IngestSettings, publish: Publish, keys: ApiKeyVerifier):
+        self._settings = settings
+        self._publish = publish
+        self._keys = keys
+
+    def body_limit(self, path: str) -> int:
+        return self._settings.max_batch_bytes if path.rstrip("/") == BATCH_PATH else self._settings.max_event_bytes
+
+    def handle(self, method: str, path: str, authorization: str | None, body: bytes, too_large: bool) -> Answer:
+        route = path.rstrip("/")
+        flow_id = new_flow_id()
+        name: str | None = BATCH_NAME if route == BATCH_PATH else None
+        try:
+            if method != "POST" or route not in (SINGLE_PATH, BATCH_PATH):
+                raise ProtocolError("not_found", "UNKNOWN_ROUTE", f"no route for {method} {path}",
+                                    routes=[f"POST {SINGLE_PATH}", f"POST {BATCH_PATH}"])
+            if too_large:
+                raise bad_request("PAYLOAD_TOO_LARGE", "the request body is too large",
+                                  maxBytes=self.body_limit(route))
+            header_token = _bearer(authorization)
+            if header_token is not None:
+                self._authenticate(header_token)
+            document = _parse_json(body)
+            if route == BATCH_PATH:
+                return self._batch(document, header_token)
+            request = parse_request(document)
+            name, flow_id = request.name, request.flow_id
+            if header_token is None:
+                self._authenticate(request.auth_token)
+            valid = self._validate(request)
+            outcome = self._publish([valid.message()])[0]
+            return self._published_answer(valid, outcome)
+        except ProtocolError as error:
+            if error.request is not None:
+                name, flow_id = error.request.name or name, error.request.flow_id
+            structured_log.warning("request refused", flow_id=flow_id, code=error.code, kind=error.kind)
+            return self._answer(name, error.kind, error.payload(), flow_id)
+        except Exception:
+            structured_log.error("unexpected failure", flow_id=flow_id, stack=traceback.format_exc())
+            return self._answer(name, "error", {"code": "INTERNAL", "message": "unexpected server error",
+                                                "parameters": {}}, flow_id)
+
+    def _authenticate(self, token: str | None) -> None:
+        if not token:
+            raise ProtocolError("unauthorized", "MISSING_TOKENS",
+                                "an API key is required: Authorization: Bearer <key> or auth.token")
+        if self._keys.app_name(token) is None:
+            raise ProtocolError("unauthorized", "INVALID_TOKEN", "the API key is unknown or revoked")
+
+    def _validate(self, request: ProtocolRequest) -> _ValidEvent:
+        def refuse(error: ProtocolError) -> ProtocolError:
+            error.request = request
+            return error
+
+        event = request.payload
+        if not isinstance(event, dict):
+            raise refuse(bad_request("INVALID_FIELDS", "the event is invalid",
+                                     fields=[{"field": "payload", "problem": "must be a JSON object"}]))
+        try:
+            violation = event_contract.validate(event, request.version)
+        except event_contract.UnknownEventType as exc:
+            raise refuse(bad_request("UNKNOWN_EVENT_TYPE", str(exc), eventType=exc.event_type, known=exc.known))
+        except event_contract.UnsupportedVersion as exc:
+            raise refuse(bad_request("UNSUPPORTED_VERSION", str(exc), version=exc.version,
+                                     supported=exc.supported))
+        if violation.missing:
+            raise refuse(bad_request("MISSING_FIELDS", "required fields are missing", fields=violation.missing))
+        if violation.invalid:
+            raise refuse(bad_request("INVALID_FIELDS", "the event is invalid", fields=violation.invalid))
+        if request.wrapped and request.name != event["eventType"]:
+            raise refuse(bad_request("INVALID_FIELDS", "the event is invalid",
+                                     fields=[{"field": "name", "problem": "must equal payload.eventType"}]))
+        return _ValidEvent(request, event)
+
+    def _published_answer(self, valid: _ValidEvent, outcome: PublishOutcome) -> Answer:
+        flow_id = valid.request.flow_id
+        if not outcome.published:
+            structured_log.error("publish failed", flow_id=flow_id, eventId=valid.event["eventId"],
+                                 reason=outcome.error)
+            return self._answer(valid.request.name, "failed_dependency",
+                                _unavailable(outcome, valid.event["eventId"]), flow_id)
+        structured_log.info("event published", flow_id=flow_id, eventId=valid.event["eventId"],
+                            eventType=valid.event["eventType"], whitelabel=partner_of(valid.event),
+                            messageId=outcome.message_id)
+        return self._answer(valid.request.name, "response",
+                            {"eventId": valid.event["eventId"], "messageId": outcome.message_id}, flow_id)
+
+    def _batch(self, document: Any, header_token: str | None) -> Answer:
+        items, batch_request = _batch_items(document)
+        flow_id = batch_request.flow_id if batch_request else new_flow_id()
+        name = (batch_request.name if batch_request else None) or BATCH_NAME
+        if header_token is None:
+            self._authenticate(batch_request.auth_token if batch_request else None)
+        if not items:
+            raise bad_request("INVALID_FIELDS", "the batch is empty",
+                              fields=[{"field": "events", "problem": "must hold at least one event"}])
+        if len(items) > self._settings.max_batch_events:
+            raise bad_request("PAYLOAD_TOO_LARGE", "too many events in one batch",
+                              maxEvents=self._settings.max_batch_events, events=len(items))
+        results: list[dict[str, Any]] = []
+        valid: list[tuple[int, _ValidEvent]] = []
+        for index, item in enumerate(items):
+            try:
+                request = parse_request(item)
+                if batch_request is None or not request.wrapped:
+                    request.flow_id = flow_id
+                valid.append((index, self._validate(request)))
+                results.append({})
+            except ProtocolError as error:
+                results.append({"index": index, "outcome": error.kind, "payload": error.payload()})
+        outcomes = self._publish([v.message() for _, v in valid]) if valid else []
+        for (index, event), outcome in zip(valid, outcomes):
+            answer_ = self._published_answer(event, outcome)
+            results[index] = {"index": index, "outcome": answer_.body["name"].rsplit(":", 1)[1],
+                              "payload": answer_.body["payload"]}
+        counts = {kind: sum(1 for r in results if r["outcome"] == kind)
+                  for kind in ("response", "bad_request", "failed_dependency")}
+        payload = {"published": counts["response"], "rejected": counts["bad_request"],
+                   "failed": counts["failed_dependency"], "results": results}
+        kind = "failed_dependency" if counts["failed_dependency"] else "response"
+        return self._answer(name, kind, payload, flow_id)
+
+    def _answer(self, name: str | None, kind: str, payload: dict[str, Any], flow_id: str) -> Answer:
+        return Answer(ANSWER_STATUS[kind], answer(name, kind, payload, flow_id, ORIGIN))
+
+
+def _unavailable(outcome: PublishOutcome, event_id: str) -> dict[str, Any]:
+    return {"code": "PUBSUB_UNAVAILABLE", "message": outcome.error or "Pub/Sub did not confirm the publish",
+            "parameters": {"eventId": event_id, "retryable": True}}
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ProtocolError("unauthorized", "INVALID_TOKEN", "the Authorization header must be 'Bearer <key>'")
+    return token.strip()
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise bad_request("INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(exc)[:200])
+
+
+def _batch_items(document: Any) -> tuple[list[Any], ProtocolRequest | None]:
+    """A batch is a JSON array of events, ``{"events": [...]}``, or a protocol event whose payload
+    is one of those."""
+    request = None
+    body = document
+    if isinstance(document, dict) and "payload" in document:
+        request = parse_request(document)
+        body = request.payload
+    if isinstance(body, dict) and "events" in body:
+        body = body["events"]
+    if not isinstance(body, list):
+        error = bad_request("INVALID_FIELDS", "a batch is a list of events",
+                            fields=[{"field": "events", "problem": "must be an array of events"}])
+        error.request = request
+        raise error
+    return body, request

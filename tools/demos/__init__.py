@@ -1,0 +1,1 @@
+"""Sections of ``make demo``, one module per concept."""

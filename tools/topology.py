@@ -1,0 +1,85 @@
+"""The platform topology (topology.yaml at the repository root): topics and functions.
+
+Terraform reads the same file, so the local stack and production declare the same things.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TOPOLOGY_FILE = Path(__file__).resolve().parent.parent / "topology.yaml"
+
+
+@dataclass(frozen=True)
+class PushSubscription:
+    """The push subscription that invokes a topic-triggered function, with its retry policy and
+    dead-letter topic (named ``<function>-dead-letter``)."""
+
+    name: str
+    topic: str
+    dead_letter_topic: str
+    max_delivery_attempts: int
+    min_backoff_seconds: int
+    max_backoff_seconds: int
+    ack_deadline_seconds: int
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    trigger: str  # "http", or "topic" for a function invoked by a push subscription
+    public: bool
+    env: dict[str, str] = field(default_factory=dict)
+    subscription: PushSubscription | None = None
+
+    @property
+    def signature_type(self) -> str:
+        return "http" if self.trigger == "http" else "cloudevent"
+
+
+@dataclass(frozen=True)
+class Topology:
+    topics: list[str]
+    functions: list[FunctionSpec]
+
+    @property
+    def subscriptions(self) -> list[PushSubscription]:
+        return [f.subscription for f in self.functions if f.subscription is not None]
+
+    @property
+    def dead_letter_topics(self) -> list[str]:
+        return [s.dead_letter_topic for s in self.subscriptions]
+
+    def function(self, name: str) -> FunctionSpec:
+        return next(f for f in self.functions if f.name == name)
+
+
+def load(path: Path = TOPOLOGY_FILE) -> Topology:
+    raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    defaults = raw.get("push_defaults", {})
+    functions = []
+    for name, spec in raw.get("functions", {}).items():
+        subscription = None
+        if spec["trigger"] == "topic":
+            push = {**defaults, **(spec.get("push") or {})}
+            subscription = PushSubscription(
+                name=name,
+                topic=spec["topic"],
+                dead_letter_topic=f"{name}-dead-letter",
+                max_delivery_attempts=int(push["max_delivery_attempts"]),
+                min_backoff_seconds=int(push["min_backoff_seconds"]),
+                max_backoff_seconds=int(push["max_backoff_seconds"]),
+                ack_deadline_seconds=int(push["ack_deadline_seconds"]),
+            )
+        functions.append(FunctionSpec(
+            name=name,
+            trigger=spec["trigger"],
+            public=bool(spec.get("public", False)),
+            env={k: str(v) for k, v in (spec.get("env") or {}).items()},
+            subscription=subscription,
+        ))
+    return Topology(topics=list(raw.get("topics", {})), functions=functions)
