@@ -77,16 +77,17 @@ class IngestService:
             if too_large:
                 raise bad_request("PAYLOAD_TOO_LARGE", "the request body is too large",
                                   maxBytes=self.body_limit(route))
-            header_token = _bearer(authorization)
-            if header_token is not None:
-                self._authenticate(header_token)
             document = _parse_json(body)
             if route == BATCH_PATH:
-                return self._batch(document, header_token)
-            request = parse_request(document)
+                return self._batch(document, authorization)
+            try:
+                request = parse_request(document)
+            except ProtocolError as envelope_error:
+                # Authenticate before saying what is wrong with the envelope.
+                self._authenticate(authorization, envelope_error.request)
+                raise
             name, flow_id = request.name, request.flow_id
-            if header_token is None:
-                self._authenticate(request.auth_token)
+            self._authenticate(authorization, request)
             valid = self._validate(request)
             outcome = self._publish([valid.message()])[0]
             return self._published_answer(valid, outcome)
@@ -100,36 +101,37 @@ class IngestService:
             return self._answer(name, "error", {"code": "INTERNAL", "message": "unexpected server error",
                                                 "parameters": {}}, flow_id)
 
-    def _authenticate(self, token: str | None) -> None:
+    def _authenticate(self, authorization: str | None, request: ProtocolRequest | None) -> None:
+        """The Authorization header wins; else the protocol event's auth.token."""
+        try:
+            token = _bearer(authorization) if authorization else (request.auth_token if request else None)
+        except ProtocolError as error:
+            raise error.about(request)
         if not token:
             raise ProtocolError("unauthorized", "MISSING_TOKENS",
-                                "an API key is required: Authorization: Bearer <key> or auth.token")
+                                "an API key is required: Authorization: Bearer <key> or auth.token").about(request)
         if self._keys.app_name(token) is None:
-            raise ProtocolError("unauthorized", "INVALID_TOKEN", "the API key is unknown or revoked")
+            raise ProtocolError("unauthorized", "INVALID_TOKEN", "the API key is unknown or revoked").about(request)
 
     def _validate(self, request: ProtocolRequest) -> _ValidEvent:
-        def refuse(error: ProtocolError) -> ProtocolError:
-            error.request = request
-            return error
-
         event = request.payload
         if not isinstance(event, dict):
-            raise refuse(bad_request("INVALID_FIELDS", "the event is invalid",
-                                     fields=[{"field": "payload", "problem": "must be a JSON object"}]))
+            raise bad_request("INVALID_FIELDS", "the event is invalid",
+                              fields=[{"field": "payload", "problem": "must be a JSON object"}]).about(request)
         try:
             violation = event_contract.validate(event, request.version)
         except event_contract.UnknownEventType as exc:
-            raise refuse(bad_request("UNKNOWN_EVENT_TYPE", str(exc), eventType=exc.event_type, known=exc.known))
+            raise bad_request("UNKNOWN_EVENT_TYPE", str(exc), eventType=exc.event_type, known=exc.known).about(request)
         except event_contract.UnsupportedVersion as exc:
-            raise refuse(bad_request("UNSUPPORTED_VERSION", str(exc), version=exc.version,
-                                     supported=exc.supported))
+            raise bad_request("UNSUPPORTED_VERSION", str(exc), version=exc.version,
+                              supported=exc.supported).about(request)
         if violation.missing:
-            raise refuse(bad_request("MISSING_FIELDS", "required fields are missing", fields=violation.missing))
+            raise bad_request("MISSING_FIELDS", "required fields are missing", fields=violation.missing).about(request)
         if violation.invalid:
-            raise refuse(bad_request("INVALID_FIELDS", "the event is invalid", fields=violation.invalid))
+            raise bad_request("INVALID_FIELDS", "the event is invalid", fields=violation.invalid).about(request)
         if request.wrapped and request.name != event["eventType"]:
-            raise refuse(bad_request("INVALID_FIELDS", "the event is invalid",
-                                     fields=[{"field": "name", "problem": "must equal payload.eventType"}]))
+            raise bad_request("INVALID_FIELDS", "the event is invalid",
+                              fields=[{"field": "name", "problem": "must equal payload.eventType"}]).about(request)
         return _ValidEvent(request, event)
 
     def _published_answer(self, valid: _ValidEvent, outcome: PublishOutcome) -> Answer:
@@ -145,12 +147,15 @@ class IngestService:
         return self._answer(valid.request.name, "response",
                             {"eventId": valid.event["eventId"], "messageId": outcome.message_id}, flow_id)
 
-    def _batch(self, document: Any, header_token: str | None) -> Answer:
-        items, batch_request = _batch_items(document)
+    def _batch(self, document: Any, authorization: str | None) -> Answer:
+        try:
+            items, batch_request = _batch_items(document)
+        except ProtocolError as envelope_error:
+            self._authenticate(authorization, envelope_error.request)
+            raise
+        self._authenticate(authorization, batch_request)
         flow_id = batch_request.flow_id if batch_request else new_flow_id()
         name = (batch_request.name if batch_request else None) or BATCH_NAME
-        if header_token is None:
-            self._authenticate(batch_request.auth_token if batch_request else None)
         if not items:
             raise bad_request("INVALID_FIELDS", "the batch is empty",
                               fields=[{"field": "events", "problem": "must hold at least one event"}])
@@ -216,8 +221,6 @@ def _batch_items(document: Any) -> tuple[list[Any], ProtocolRequest | None]:
     if isinstance(body, dict) and "events" in body:
         body = body["events"]
     if not isinstance(body, list):
-        error = bad_request("INVALID_FIELDS", "a batch is a list of events",
-                            fields=[{"field": "events", "problem": "must be an array of events"}])
-        error.request = request
-        raise error
+        raise bad_request("INVALID_FIELDS", "a batch is a list of events",
+                          fields=[{"field": "events", "problem": "must be an array of events"}]).about(request)
     return body, request

@@ -38,12 +38,16 @@ class ProtocolError(Exception):
 
     def __init__(self, kind: str, code: str, message: str, **parameters: Any):
         super().__init__(message)
-        # The request as far as it could be read, so the answer keeps its name and flowId.
         self.request: ProtocolRequest | None = None
         self.kind = kind
         self.code = code
         self.message = message
         self.parameters = parameters
+
+    def about(self, request: "ProtocolRequest | None") -> "ProtocolError":
+        """Attach the request as far as it could be read, so the answer keeps its name and flowId."""
+        self.request = request
+        return self
 
     def payload(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "parameters": self.parameters}
@@ -98,15 +102,12 @@ def parse_request(body: Any) -> ProtocolRequest:
         wrapped=True,
     )
     if invalid:
-        raise _with_request(bad_request("INVALID_FIELDS", "invalid protocol fields", fields=invalid), request)
+        raise bad_request("INVALID_FIELDS", "invalid protocol fields", fields=invalid).about(request)
     if "name" not in body:
-        raise _with_request(bad_request("MISSING_FIELDS", "missing protocol fields", fields=["name"]), request)
+        raise bad_request("MISSING_FIELDS", "missing protocol fields", fields=["name"]).about(request)
     if isinstance(request.version, bool) or not isinstance(request.version, int):
-        raise _with_request(
-            bad_request("INVALID_FIELDS", "invalid protocol fields",
-                        fields=[{"field": "version", "problem": "must be an integer"}]),
-            request,
-        )
+        raise bad_request("INVALID_FIELDS", "invalid protocol fields",
+                          fields=[{"field": "version", "problem": "must be an integer"}]).about(request)
     return request
 
 
@@ -114,11 +115,6 @@ def _token(auth: Any) -> str | None:
     if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
         return auth["token"]
     return None
-
-
-def _with_request(error: ProtocolError, request: ProtocolRequest) -> ProtocolError:
-    error.request = request
-    return error
 
 
 def answer(name: str | None, kind: str, payload: dict[str, Any], flow_id: str, origin: str) -> dict[str, Any]:

@@ -204,6 +204,7 @@ class LocalStack:
             for step in SETUP_STEPS:
                 module_name, _, function_name = step.partition(":")
                 self.info.update(getattr(importlib.import_module(module_name), function_name)(self))
+            self.info["processes"] = {c.name: c.process.pid for c in self.children}
             self._write_info()
         except BaseException:
             self.stop()
@@ -383,8 +384,8 @@ def _http_answers(url: str) -> bool:
         return False
 
 
-def up() -> int:
-    stack = LocalStack()
+def up(state_dir: Path = DEFAULT_STATE_DIR) -> int:
+    stack = LocalStack(state_dir=state_dir)
     stop_requested = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -420,7 +421,10 @@ def up() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] != "up":
-        print("usage: python -m tools.stack up", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(up())
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tools.stack", description="the local stack")
+    parser.add_argument("command", choices=["up"], help="start everything, in the foreground until Ctrl-C")
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                        help="where stack.json and logs/ are written (default: .stack)")
+    sys.exit(up(parser.parse_args().state_dir))

@@ -1,0 +1,42 @@
+"""ingest logs structured JSON in Cloud Logging's shape, with flowId as trace, and no secrets."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from tests.conftest import fresh_event, poll
+from tests.integration.ingest_support import post
+
+
+def log_entries(stack: dict) -> list[dict]:
+    lines = (Path(stack["logs"]) / "function-ingest.log").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_a_flow_is_logged_as_json_with_its_flow_id_as_trace(stack):
+    flow_id = str(uuid.uuid4())
+    event = fresh_event()
+    request = {"name": "user.interaction", "version": 1, "flowId": flow_id, "payload": event,
+               "auth": {"token": stack["dev_api_key"]}}
+    assert post(stack["functions"]["ingest"], request).status_code == 200
+
+    entries = poll(lambda: [e for e in log_entries(stack) if e.get("flowId") == flow_id], what="the log line")
+    [entry] = entries
+    assert entry["severity"] == "INFO"
+    assert entry["message"] == "event published"
+    assert entry["logging.googleapis.com/trace"] == f"projects/{stack['project_id']}/traces/{flow_id}"
+    assert entry["eventId"] == event["eventId"]
+
+
+def test_keys_never_reach_the_logs(stack):
+    wrong_key = f"fpk_{uuid.uuid4().hex[:12]}_{uuid.uuid4().hex}"
+    post(stack["functions"]["ingest"], fresh_event(), key=wrong_key)
+    post(stack["functions"]["ingest"], fresh_event(), key=stack["dev_api_key"])
+    poll(lambda: any(e.get("code") == "INVALID_TOKEN" for e in log_entries(stack)), what="the refusal log line")
+    for log_file in Path(stack["logs"]).glob("*.log"):
+        text = log_file.read_text(errors="replace")
+        secret_part = stack["dev_api_key"].split("_", 2)[2]
+        assert secret_part not in text, log_file.name
+        assert wrong_key.split("_", 2)[2] not in text, log_file.name

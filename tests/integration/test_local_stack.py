@@ -1,0 +1,108 @@
+"""The local stack itself: stack.json, start-up failures, and no orphans left behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import poll
+from tools import topology
+from tools.stack import REPO_ROOT, LocalStack, StackError
+
+
+def alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def test_stack_json_describes_the_running_stack(stack):
+    spec = topology.load()
+    assert set(stack["functions"]) == {f.name for f in spec.functions}
+    assert set(stack["topics"]) == set(spec.topics) | set(spec.dead_letter_topics)
+    assert set(stack["emulators"]) == {"pubsub", "firestore", "storage", "mongodb"}
+    assert stack["emulators"]["storage"].startswith("http://127.0.0.1:")
+    assert stack["emulators"]["mongodb"].startswith("mongodb://127.0.0.1:")
+    assert stack["dev_api_key"].startswith("fpk_")
+    assert requests.get(f"http://{stack['emulators']['firestore']}/", timeout=5).text.strip() == "Ok"
+    for url in stack["functions"].values():
+        assert url.startswith("http://127.0.0.1:")
+
+
+def test_a_missing_emulator_stops_start_up_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLOUDSDK_ROOT", str(tmp_path))
+    with pytest.raises(StackError) as failure:
+        LocalStack(state_dir=tmp_path / "state", log=lambda _: None).start()
+    message = str(failure.value)
+    assert "Pub/Sub emulator not found" in message
+    assert "Firestore emulator not found" in message
+    assert "gcloud components install pubsub-emulator cloud-firestore-emulator" in message
+
+
+def test_a_child_failing_to_start_stops_everything_already_started(tmp_path):
+    # Functions that cannot import `shared` exit at once, after the emulators are up.
+    broken = LocalStack(state_dir=tmp_path, function_env={"PYTHONPATH": str(tmp_path / "nothing")},
+                        log=lambda _: None)
+    started: list[int] = []
+    original_spawn = broken._spawn
+
+    def recording_spawn(*args, **kwargs):
+        child = original_spawn(*args, **kwargs)
+        started.append(child.process.pid)
+        return child
+
+    broken._spawn = recording_spawn  # type: ignore[method-assign]
+    with pytest.raises(StackError, match="exited with code"):
+        broken.start()
+    assert len(started) >= 5  # four servers and at least one function
+    for pid in started:
+        assert not alive(pid)
+        assert group_members(pid) == []
+    assert broken.children == []
+    assert not (tmp_path / "stack.json").exists()
+
+
+def test_make_up_stops_every_child_on_sigterm(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "tools.stack", "up", "--state-dir", str(tmp_path)],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        info_file = tmp_path / "stack.json"
+        poll(info_file.exists, timeout=120, what="stack.json")
+        pids = json.loads(info_file.read_text())["processes"]
+        assert set(pids) >= {"pubsub-emulator", "firestore-emulator", "fake-gcs-server", "secantusdb",
+                             "function-ingest"}
+        assert all(alive(pid) for pid in pids.values())
+
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "stopped" in output
+    for name, pid in pids.items():
+        assert not alive(pid), f"{name} (pid {pid}) outlived the stack"
+        assert group_members(pid) == [], f"{name}'s process group outlived the stack"
+    assert not info_file.exists()
