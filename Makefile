@@ -4,8 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# checkov has its own venv: its bc-python-hcl2 clashes with python-hcl2 used by the tests.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
+export TF_CLI_CONFIG_FILE := /dev/null
+export CHECKPOINT_DISABLE := 1
 
-.PHONY: demo test up package bench tf-validate clean check-system
+.PHONY: demo test up package bench tf-validate infra-check clean check-system
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(MAKE) --no-print-directory check-system
@@ -13,11 +18,17 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+$(CHECKOV_INSTALLED): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
 # Fail early, naming what is missing, before installing anything.
 check-system:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
 	  || { echo "error: Python 3.11+ is required as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
 	@command -v java >/dev/null || { echo "error: java not found: the Google emulators need Java 17+"; exit 1; }
+	@command -v terraform >/dev/null || { echo "error: terraform not found on PATH (Terraform 1.5+)"; exit 1; }
 	@command -v gcloud >/dev/null || [ -n "$$CLOUDSDK_ROOT" ] \
 	  || { echo "error: Google Cloud SDK not found: install it, then run" \
 	       "'gcloud components install pubsub-emulator cloud-firestore-emulator'"; exit 1; }
@@ -25,7 +36,7 @@ check-system:
 demo: $(INSTALLED)
 	$(PY) -m tools.demo
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(CHECKOV_INSTALLED)
 	$(PY) -m pytest
 
 # The whole local stack in the foreground until Ctrl-C / SIGTERM.
@@ -39,5 +50,15 @@ package: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) -m tools.bench
 
+# Offline Terraform checks alone (also part of `make test`).
+infra-check: $(INSTALLED) $(CHECKOV_INSTALLED)
+	terraform fmt -check -recursive terraform
+	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --compact --quiet --skip-download
+	$(PY) -m tools.infra_checks
+
+# Needs the network (provider download): not part of `make test`.
+tf-validate:
+	cd terraform && terraform init -backend=false -input=false && terraform validate
+
 clean:
-	rm -rf build .stack .pytest_cache
+	rm -rf build .stack .pytest_cache terraform/.terraform

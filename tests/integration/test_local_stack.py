@@ -106,3 +106,20 @@ def test_make_up_stops_every_child_on_sigterm(tmp_path):
         assert not alive(pid), f"{name} (pid {pid}) outlived the stack"
         assert group_members(pid) == [], f"{name}'s process group outlived the stack"
     assert not info_file.exists()
+
+
+def test_the_running_stack_has_exactly_terraforms_topics_and_push_subscriptions(stack):
+    from google.cloud import pubsub_v1
+
+    from tools import infra_checks
+
+    tf_topics, tf_subscriptions = infra_checks.terraform_pubsub_names(REPO_ROOT)
+    publisher = pubsub_v1.PublisherClient()
+    in_emulator = {t.name.rsplit("/", 1)[1] for t in publisher.list_topics(project=f"projects/{stack['project_id']}")}
+    assert set(stack["topics"]) == tf_topics
+    assert tf_topics <= in_emulator
+    subscriber = pubsub_v1.SubscriberClient()
+    pushed = {s.name.rsplit("/", 1)[1]
+              for s in subscriber.list_subscriptions(project=f"projects/{stack['project_id']}")
+              if s.push_config.push_endpoint}
+    assert pushed == tf_subscriptions == set(stack["subscriptions"])

@@ -1,0 +1,38 @@
+# One service account per function, holding only what topology.yaml says the function uses.
+
+resource "google_service_account" "function" {
+  for_each     = local.functions
+  account_id   = "fn-${replace(each.key, "_", "-")}"
+  display_name = "Cloud Function ${each.key}"
+  description  = try(each.value.description, "")
+}
+
+resource "google_pubsub_topic_iam_member" "function_publishes" {
+  for_each = local.publisher_grants
+  topic    = google_pubsub_topic.platform[each.value.topic].name
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+# Firestore has no per-collection IAM: datastore.user is the narrowest role that reads and writes.
+resource "google_project_iam_member" "function_firestore" {
+  for_each = local.firestore_users
+  project  = var.project_id
+  role     = "roles/datastore.user"
+  member   = "serviceAccount:${google_service_account.function[each.key].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "function_reads_partner_secret" {
+  for_each  = local.secret_reader_ids
+  secret_id = google_secret_manager_secret.partner[each.value.secret].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
+# Functions log through stdout; Cloud Run writes those lines with the service account.
+resource "google_project_iam_member" "function_logs" {
+  for_each = local.functions
+  project  = var.project_id
+  role     = "roles/logging.logWriter"
+  member   = "serviceAccount:${google_service_account.function[each.key].email}"
+}

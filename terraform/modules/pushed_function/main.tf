@@ -1,0 +1,138 @@
+# The repeated shape of the platform: a function invoked by a push subscription on a topic,
+# with an exponential-backoff retry policy, OIDC-authenticated pushes, and a dead-letter topic
+# whose messages wait in a pull subscription for replay (admin CLI).
+
+terraform {
+  required_providers {
+    google = {
+      source = "hashicorp/google"
+    }
+  }
+}
+
+locals {
+  service_name   = replace(var.name, "_", "-")
+  pubsub_agent   = "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  pusher_account = "push-${substr(local.service_name, 0, 23)}"
+}
+
+resource "google_cloudfunctions2_function" "this" {
+  name        = local.service_name
+  location    = var.region
+  description = var.description
+
+  build_config {
+    runtime     = "python312"
+    entry_point = var.name
+    source {
+      storage_source {
+        bucket = var.source_bucket
+        object = var.source_object
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = var.memory
+    timeout_seconds                  = var.timeout_seconds
+    max_instance_request_concurrency = var.concurrency
+    available_cpu                    = "1"
+    max_instance_count               = var.max_instances
+    service_account_email            = var.service_account_email
+    environment_variables            = var.environment
+    # Reachable by its push subscription only: internal ingress plus run.invoker for the pusher.
+    ingress_settings               = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+
+    dynamic "secret_environment_variables" {
+      for_each = var.secrets
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+}
+
+# The identity Pub/Sub uses to sign push requests (OIDC); the only invoker of the function.
+resource "google_service_account" "pusher" {
+  account_id   = local.pusher_account
+  display_name = "Pub/Sub push to ${var.name}"
+}
+
+resource "google_cloud_run_service_iam_member" "pusher_invokes" {
+  location = var.region
+  service  = google_cloudfunctions2_function.this.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.pusher.email}"
+}
+
+# Pub/Sub's service agent mints the OIDC tokens of the pusher account.
+resource "google_service_account_iam_member" "agent_signs_as_pusher" {
+  service_account_id = google_service_account.pusher.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_agent
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption, as for the platform topics (see pubsub.tf).
+  name                       = "${var.name}-dead-letter"
+  message_retention_duration = var.dead_letter_retention
+}
+
+resource "google_pubsub_subscription" "push" {
+  name                       = var.name
+  topic                      = var.topic_id
+  ack_deadline_seconds       = var.ack_deadline_seconds
+  message_retention_duration = "604800s"
+
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.this.service_config[0].uri
+    oidc_token {
+      service_account_email = google_service_account.pusher.email
+      audience              = google_cloudfunctions2_function.this.service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = var.min_backoff
+    maximum_backoff = var.max_backoff
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letter.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Dead letters are kept here until replayed; a topic without a subscription would drop them.
+resource "google_pubsub_subscription" "dead_letter_hold" {
+  name                       = "${var.name}-dead-letter-hold"
+  topic                      = google_pubsub_topic.dead_letter.id
+  ack_deadline_seconds       = 60
+  message_retention_duration = var.dead_letter_retention
+  retain_acked_messages      = false
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# Dead-lettering: the service agent publishes to the dead-letter topic and acks the original.
+resource "google_pubsub_topic_iam_member" "agent_publishes_dead_letters" {
+  topic  = google_pubsub_topic.dead_letter.id
+  role   = "roles/pubsub.publisher"
+  member = local.pubsub_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "agent_forwards_from_push" {
+  subscription = google_pubsub_subscription.push.id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}

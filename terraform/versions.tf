@@ -1,0 +1,21 @@
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = "= 8.6.0"
+    }
+  }
+
+  # State lives in a GCS bucket created once by hand (README: "Deploying"). The bucket is passed
+  # at init time: terraform init -backend-config="bucket=<state bucket>"
+  backend "gcs" {
+    prefix = "fpass/state"
+  }
+}
+
+provider "google" {
+  project = var.project_id
+  region  = var.region
+}

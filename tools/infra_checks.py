@@ -1,0 +1,235 @@
+"""Offline checks that Terraform, topology.yaml, the functions and the code agree.
+
+Nothing can be planned here (no cloud, no provider download), so these checks read the
+configuration itself: parsed HCL (python-hcl2), topology.yaml and the code. Each check returns
+a list of problems, empty when all is well; ``python -m tools.infra_checks`` runs them all.
+Tests also run them on deliberately broken copies of the tree to show each check can fail.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import hcl2
+import yaml
+from hcl2.utils import SerializationOptions
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PRIMITIVE_ROLES = re.compile(r"roles/(owner|editor|viewer)\b")
+PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
+ALLOWED_PUBLIC_FUNCTIONS = {"beacon"}
+COLLECTION_CONSTANT = re.compile(r"^\s*[A-Z_]*COLLECTION[A-Z_]*\s*(?::\s*[\w\[\]]+)?\s*=\s*[\"']([\w\-]+)[\"']", re.M)
+
+
+@dataclass(frozen=True)
+class Resource:
+    file: Path
+    kind: str  # "resource" type, or "module"
+    name: str
+    body: dict[str, Any]
+
+
+def _load_hcl(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as handle:
+        return hcl2.load(handle, serialization_options=SerializationOptions(
+            strip_string_quotes=True, explicit_blocks=False))
+
+
+def terraform_blocks(root: Path) -> Iterator[Resource]:
+    """Every resource and module block under terraform/, modules included."""
+    for path in sorted((root / "terraform").rglob("*.tf")):
+        parsed = _load_hcl(path)
+        for entry in parsed.get("resource", []):
+            for kind, named in entry.items():
+                for name, body in named.items():
+                    yield Resource(path, kind, name, body)
+        for entry in parsed.get("module", []):
+            for name, body in entry.items():
+                yield Resource(path, "module", name, body)
+
+
+def _locals(root: Path) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for path in sorted((root / "terraform").glob("*.tf")):
+        for block in _load_hcl(path).get("locals", []):
+            merged.update(block)
+    return merged
+
+
+def _topology(root: Path) -> dict[str, Any]:
+    return yaml.safe_load((root / "topology.yaml").read_text(encoding="utf-8"))
+
+
+def _for_each(block: Resource) -> str:
+    return str(block.body.get("for_each", ""))
+
+
+# ---------------------------------------------------------------------------------------------
+
+def check_functions_match_topology(root: Path) -> list[str]:
+    folders = {p.parent.name for p in (root / "functions").glob("*/main.py")}
+    declared = set(_topology(root).get("functions", {}))
+    return ([f"functions/{n}/ has no entry in topology.yaml (so no Terraform resource)" for n in sorted(folders - declared)]
+            + [f"topology.yaml declares function {n!r} but functions/{n}/main.py does not exist"
+               for n in sorted(declared - folders)])
+
+
+def terraform_function_names(root: Path) -> set[str]:
+    """Names of the functions Terraform deploys, resolving the for_each over topology.yaml."""
+    functions = _topology(root).get("functions", {})
+    by_selector = {
+        "local.http_functions": {n for n, f in functions.items() if f.get("trigger") == "http"},
+        "local.pushed_functions": {n for n, f in functions.items() if f.get("trigger") == "topic"},
+    }
+    local_defs = _locals(root)
+    problems = []
+    if "yamldecode(file(" not in str(local_defs.get("topology", "")) or "topology.yaml" not in str(local_defs.get("topology", "")):
+        problems.append("locals.topology is not read from topology.yaml")
+    for selector, trigger in (("http_functions", '"http"'), ("pushed_functions", '"topic"')):
+        if f"f.trigger == {trigger}" not in str(local_defs.get(selector, "")):
+            problems.append(f"locals.{selector} does not select trigger {trigger}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    names: set[str] = set()
+    for block in terraform_blocks(root):
+        if block.file.parent.name == "pushed_function":
+            continue  # the module's own function is counted through the module block
+        deploys = block.kind == "google_cloudfunctions2_function" or (
+            block.kind == "module" and str(block.body.get("source", "")).endswith("modules/pushed_function"))
+        if not deploys:
+            continue
+        selector = _for_each(block).strip("${}")
+        if selector in by_selector:
+            names |= by_selector[selector]
+        elif not selector:
+            names.add(str(block.body.get("name", block.name)))
+    return names
+
+
+def check_terraform_deploys_every_function(root: Path) -> list[str]:
+    folders = {p.parent.name for p in (root / "functions").glob("*/main.py")}
+    try:
+        deployed = terraform_function_names(root)
+    except ValueError as exc:
+        return [str(exc)]
+    return ([f"functions/{n}/ has no Cloud Function resource in Terraform" for n in sorted(folders - deployed)]
+            + [f"Terraform deploys {n!r} but functions/{n}/ does not exist" for n in sorted(deployed - folders)])
+
+
+def check_push_subscriptions_have_policies(root: Path) -> list[str]:
+    problems = []
+    for block in terraform_blocks(root):
+        if block.kind == "google_pubsub_subscription" and "push_config" in block.body:
+            for policy in ("retry_policy", "dead_letter_policy"):
+                if not block.body.get(policy):
+                    problems.append(f"push subscription {block.name} ({block.file.name}) has no {policy}")
+            push = block.body["push_config"][0]
+            if not push.get("oidc_token"):
+                problems.append(f"push subscription {block.name} ({block.file.name}) pushes without an OIDC token")
+    return problems
+
+
+def expiring_collections_in_code(root: Path) -> set[str]:
+    """Collections named by a *COLLECTION* constant in a module of shared/ that writes expireAt."""
+    found: set[str] = set()
+    for path in (root / "shared").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if "expireAt" in text:
+            found |= set(COLLECTION_CONSTANT.findall(text))
+    return found
+
+
+def check_ttl_policies(root: Path) -> list[str]:
+    declared = set((_topology(root).get("firestore") or {}).get("ttl_collections") or [])
+    problems = [f"collection {c!r} is written with expireAt but has no TTL policy (topology.yaml "
+                f"firestore.ttl_collections)" for c in sorted(expiring_collections_in_code(root) - declared)]
+    ttl_fields = [b for b in terraform_blocks(root) if b.kind == "google_firestore_field" and b.body.get("ttl_config") is not None]
+    if declared and not any("local.ttl_collections" in _for_each(b) and b.body.get("field") == "expireAt" for b in ttl_fields):
+        problems.append("no google_firestore_field with ttl_config on expireAt for each of local.ttl_collections")
+    return problems
+
+
+def check_only_beacon_is_public(root: Path) -> list[str]:
+    problems = []
+    public = {n for n, f in (_topology(root).get("functions") or {}).items() if f.get("public")}
+    problems += [f"function {n!r} is public in topology.yaml; only {sorted(ALLOWED_PUBLIC_FUNCTIONS)} may be"
+                 for n in sorted(public - ALLOWED_PUBLIC_FUNCTIONS)]
+    for block in terraform_blocks(root):
+        if block.body.get("member") in PUBLIC_MEMBERS or any(m in PUBLIC_MEMBERS for m in block.body.get("members", [])):
+            if "local.public_functions" not in _for_each(block):
+                problems.append(f"{block.kind}.{block.name} grants public access outside local.public_functions")
+    return problems
+
+
+def check_no_primitive_roles(root: Path) -> list[str]:
+    problems = []
+    for path in sorted((root / "terraform").rglob("*.tf")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if PRIMITIVE_ROLES.search(line) and not line.lstrip().startswith("#"):
+                problems.append(f"{path.relative_to(root)}:{number} uses a primitive role")
+    return problems
+
+
+def terraform_pubsub_names(root: Path) -> tuple[set[str], set[str]]:
+    """(topics, push subscriptions) Terraform creates, by resolving its for_each over topology.yaml."""
+    topology = _topology(root)
+    pushed = {n for n, f in (topology.get("functions") or {}).items() if f.get("trigger") == "topic"}
+    topics: set[str] = set()
+    subscriptions: set[str] = set()
+    for block in terraform_blocks(root):
+        if block.kind == "google_pubsub_topic":
+            if block.file.parent.name == "pushed_function":
+                template = str(block.body["name"])
+                topics |= {template.replace("${var.name}", n) for n in pushed}
+            elif "local.topics" in _for_each(block):
+                topics |= set(topology.get("topics") or {})
+            elif not _for_each(block):
+                topics.add(str(block.body["name"]))
+        if block.kind == "google_pubsub_subscription" and "push_config" in block.body \
+                and block.file.parent.name == "pushed_function":
+            subscriptions |= {str(block.body["name"]).replace("${var.name}", n) for n in pushed}
+    return topics, subscriptions
+
+
+def check_local_stack_matches_terraform(root: Path) -> list[str]:
+    from tools import topology as local_topology
+
+    local = local_topology.load(root / "topology.yaml")
+    local_topics = set(local.topics) | set(local.dead_letter_topics)
+    local_subscriptions = {s.name for s in local.subscriptions}
+    tf_topics, tf_subscriptions = terraform_pubsub_names(root)
+    problems = []
+    if local_topics != tf_topics:
+        problems.append(f"topics differ: local stack only {sorted(local_topics - tf_topics)}, "
+                        f"Terraform only {sorted(tf_topics - local_topics)}")
+    if local_subscriptions != tf_subscriptions:
+        problems.append(f"push subscriptions differ: local stack only {sorted(local_subscriptions - tf_subscriptions)}, "
+                        f"Terraform only {sorted(tf_subscriptions - local_subscriptions)}")
+    return problems
+
+
+CHECKS = [
+    check_functions_match_topology,
+    check_terraform_deploys_every_function,
+    check_push_subscriptions_have_policies,
+    check_ttl_policies,
+    check_only_beacon_is_public,
+    check_no_primitive_roles,
+    check_local_stack_matches_terraform,
+]
+
+
+def run_all(root: Path = REPO_ROOT) -> list[str]:
+    return [f"{check.__name__}: {problem}" for check in CHECKS for problem in check(root)]
+
+
+if __name__ == "__main__":
+    found = run_all()
+    for line in found:
+        print(line)
+    print(f"{len(CHECKS)} checks, {len(found)} problems")
+    sys.exit(1 if found else 0)
