@@ -82,20 +82,14 @@ variable "function_env" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Push deliveries of one message before it goes to the consumer's dead-letter topic (Pub/Sub allows 5-100)."
+  description = "Push deliveries of one message before it goes to the consumer's dead-letter topic (Pub/Sub allows 5-100). Null: topology.yaml's push_defaults, as in the local stack."
   type        = number
-  default     = 5
+  default     = null
 
   validation {
-    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    condition     = var.max_delivery_attempts == null || (coalesce(var.max_delivery_attempts, 5) >= 5 && coalesce(var.max_delivery_attempts, 5) <= 100)
     error_message = "max_delivery_attempts must be between 5 and 100."
   }
-}
-
-variable "dead_letter_retention" {
-  description = "How long a dead letter waits for replay in its hold subscription (max 7 days)."
-  type        = string
-  default     = "604800s"
 }
 
 variable "invoker_members" {

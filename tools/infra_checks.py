@@ -195,6 +195,20 @@ def terraform_pubsub_names(root: Path) -> tuple[set[str], set[str]]:
     return topics, subscriptions
 
 
+def terraform_hold_subscription_names(root: Path) -> set[str]:
+    """Pull subscriptions Terraform creates to keep each dead-letter topic's messages."""
+    topology = _topology(root)
+    pushed = {n for n, f in (topology.get("functions") or {}).items() if f.get("trigger") == "topic"}
+    suffix = str((topology.get("dead_letters") or {}).get("hold_subscription_suffix", ""))
+    names: set[str] = set()
+    for block in terraform_blocks(root):
+        template = str(block.body.get("dead_letter_hold_name", ""))
+        if block.kind == "module" and template:
+            template = template.replace("${local.topology.dead_letters.hold_subscription_suffix}", suffix)
+            names |= {template.replace("${each.key}", n) for n in pushed}
+    return names
+
+
 def check_local_stack_matches_terraform(root: Path) -> list[str]:
     from tools import topology as local_topology
 
@@ -209,6 +223,11 @@ def check_local_stack_matches_terraform(root: Path) -> list[str]:
     if local_subscriptions != tf_subscriptions:
         problems.append(f"push subscriptions differ: local stack only {sorted(local_subscriptions - tf_subscriptions)}, "
                         f"Terraform only {sorted(tf_subscriptions - local_subscriptions)}")
+    local_holds = {h.name for h in local.hold_subscriptions}
+    tf_holds = terraform_hold_subscription_names(root)
+    if local_holds != tf_holds:
+        problems.append(f"dead-letter hold subscriptions differ: local stack only {sorted(local_holds - tf_holds)}, "
+                        f"Terraform only {sorted(tf_holds - local_holds)}")
     return problems
 
 

@@ -113,9 +113,9 @@ resource "google_pubsub_subscription" "push" {
 
 # Dead letters are kept here until replayed; a topic without a subscription would drop them.
 resource "google_pubsub_subscription" "dead_letter_hold" {
-  name                       = "${var.name}-dead-letter-hold"
+  name                       = var.dead_letter_hold_name
   topic                      = google_pubsub_topic.dead_letter.id
-  ack_deadline_seconds       = 60
+  ack_deadline_seconds       = var.dead_letter_ack_seconds
   message_retention_duration = var.dead_letter_retention
   retain_acked_messages      = false
 

@@ -105,3 +105,13 @@ variable "dead_letter_retention" {
   description = "How long dead letters are kept for replay."
   type        = string
 }
+
+variable "dead_letter_hold_name" {
+  description = "Name of the pull subscription that keeps dead letters for replay."
+  type        = string
+}
+
+variable "dead_letter_ack_seconds" {
+  description = "Ack deadline of the dead-letter hold subscription (the replay tool's lease)."
+  type        = number
+}
