@@ -16,8 +16,9 @@ from tools.stack import LocalStack
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples" / "events"
 
-# Settings of the functions under test: key revocation visible within 1 s, Pub/Sub deadline 2 s.
-TEST_FUNCTION_ENV = {"API_KEY_CACHE_SECONDS": "1", "PUBLISH_TIMEOUT_SECONDS": "2"}
+# Settings of the functions under test: key revocation visible within 1 s, Pub/Sub deadline 2 s,
+# partner configuration changes visible to the forwarders within 1 s.
+TEST_FUNCTION_ENV = {"API_KEY_CACHE_SECONDS": "1", "PUBLISH_TIMEOUT_SECONDS": "2", "PARTNER_CACHE_SECONDS": "1"}
 TEST_PUSH_OVERRIDES = {"min_backoff_seconds": 1, "max_backoff_seconds": 2}
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tools.stack import DEFAULT_STATE_DIR
 
-COMMAND_GROUPS = ["tools.admin_commands.keys"]
+COMMAND_GROUPS = ["tools.admin_commands.keys", "tools.admin_commands.partners",
+                  "tools.admin_commands.deadletters"]
 
 
 def use_local_stack(stack_file: Path) -> None:
@@ -31,6 +32,8 @@ def use_local_stack(stack_file: Path) -> None:
         "PUBSUB_EMULATOR_HOST": info["emulators"]["pubsub"],
         "FIRESTORE_EMULATOR_HOST": info["emulators"]["firestore"],
         "STORAGE_EMULATOR_HOST": info["emulators"]["storage"],
+        # The local stack's webhooks go to its sink on loopback (a development-only setting).
+        "WEBHOOK_ALLOW_LOOPBACK": "true",
     })
 
 

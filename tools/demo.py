@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tools.stack import DEFAULT_STATE_DIR, LocalStack, StackError
 
-DEMO_SECTIONS = ["tools.demos.ingest:run"]
+DEMO_SECTIONS = ["tools.demos.ingest:run", "tools.demos.forwarding:run"]
 
 
 def show(line: str = "") -> None:

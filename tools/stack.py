@@ -33,9 +33,15 @@ DEFAULT_STATE_DIR = REPO_ROOT / ".stack"
 DEFAULT_PROJECT = "fpass-local"
 READY_TIMEOUT_SECONDS = 60.0
 
+# Steps run once the servers are up and before the functions start, each "module:function"
+# taking the LocalStack and returning environment variables for every function and this process
+# (local secrets behind `env:` secret references, development-only settings). Each concept adds
+# its own.
+ENV_STEPS: list[str] = ["tools.forwarding_local:function_env"]
+
 # Steps run once the functions are up, each "module:function" taking the LocalStack and returning
 # keys to add to stack.json (demo partner, demo campaigns, ...). Each concept adds its own.
-SETUP_STEPS: list[str] = []
+SETUP_STEPS: list[str] = ["tools.forwarding_local:register_demo_partner"]
 
 
 class StackError(RuntimeError):
@@ -173,6 +179,10 @@ class LocalStack:
         self.log = log
         self.children: list[Child] = []
         self.info: dict = {}
+        self.emulators: dict[str, str] = {}
+        # Values of os.environ this stack replaced, put back by stop(): a stack started and
+        # stopped inside a test session must not leave the session pointed at its dead ports.
+        self._replaced_environ: dict[str, str | None] = {}
         self.topology = topology.load()
         self._binaries: Binaries | None = None
 
@@ -184,10 +194,15 @@ class LocalStack:
         (self.state_dir / "stack.json").unlink(missing_ok=True)
         started = time.monotonic()
         try:
-            emulators = self._start_servers()
+            emulators = self.emulators = self._start_servers()
             self._export_client_env(emulators)
             self._create_topics()
+            self._create_dead_letter_holds()
             dev_key = self._create_dev_api_key()
+            for step in ENV_STEPS:
+                step_env = _call_step(step, self)
+                self.function_env.update(step_env)
+                self._set_environ(step_env)
             functions = {spec.name: self.launch_function(spec.name) for spec in self.topology.functions}
             self._create_push_subscriptions(functions)
             all_topics = self.topology.topics + self.topology.dead_letter_topics
@@ -198,12 +213,13 @@ class LocalStack:
                 "topics": {name: f"projects/{self.project_id}/topics/{name}" for name in all_topics},
                 "subscriptions": {s.name: f"projects/{self.project_id}/subscriptions/{s.name}"
                                   for s in self.topology.subscriptions},
+                "dead_letter_subscriptions": {s.name: f"projects/{self.project_id}/subscriptions/{s.name}"
+                                              for s in self.topology.hold_subscriptions},
                 "dev_api_key": dev_key,
                 "logs": str(self.state_dir / "logs"),
             }
             for step in SETUP_STEPS:
-                module_name, _, function_name = step.partition(":")
-                self.info.update(getattr(importlib.import_module(module_name), function_name)(self))
+                self.info.update(_call_step(step, self))
             self.info["processes"] = {c.name: c.process.pid for c in self.children}
             self._write_info()
         except BaseException:
@@ -217,6 +233,7 @@ class LocalStack:
             child.stop()
         self.children.clear()
         (self.state_dir / "stack.json").unlink(missing_ok=True)
+        self._restore_environ()
 
     def __enter__(self) -> "LocalStack":
         self.start()
@@ -283,7 +300,20 @@ class LocalStack:
             "STORAGE_EMULATOR_HOST": emulators["storage"],
         }
         # This process (the demo, the tests) talks to the same emulators as the functions.
-        os.environ.update(self.client_env)
+        self._set_environ(self.client_env)
+
+    def _set_environ(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self._replaced_environ.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    def _restore_environ(self) -> None:
+        for name, value in self._replaced_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._replaced_environ.clear()
 
     def _create_topics(self) -> None:
         from google.api_core.exceptions import AlreadyExists
@@ -295,6 +325,21 @@ class LocalStack:
                 publisher.create_topic(name=publisher.topic_path(self.project_id, topic))
             except AlreadyExists:
                 pass
+
+    def _create_dead_letter_holds(self) -> None:
+        """The pull subscriptions that keep dead letters for replay, created with the topics so
+        no dead letter is published before they exist."""
+        from google.cloud import pubsub_v1
+        from google.protobuf import duration_pb2
+
+        subscriber = pubsub_v1.SubscriberClient()
+        for hold in self.topology.hold_subscriptions:
+            subscriber.create_subscription(request={
+                "name": subscriber.subscription_path(self.project_id, hold.name),
+                "topic": subscriber.topic_path(self.project_id, hold.topic),
+                "ack_deadline_seconds": hold.ack_deadline_seconds,
+                "message_retention_duration": duration_pb2.Duration(seconds=hold.message_retention_seconds),
+            })
 
     def _create_push_subscriptions(self, function_urls: dict[str, str]) -> None:
         """The same push subscriptions Terraform declares: retry policy and dead-letter topic,
@@ -361,6 +406,11 @@ class LocalStack:
         tmp = target.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info, indent=2) + "\n")
         tmp.replace(target)
+
+
+def _call_step(step: str, stack: LocalStack) -> dict:
+    module_name, _, function_name = step.partition(":")
+    return getattr(importlib.import_module(module_name), function_name)(stack)
 
 
 def _port_open(port: int) -> bool:

@@ -15,6 +15,16 @@ TOPOLOGY_FILE = Path(__file__).resolve().parent.parent / "topology.yaml"
 
 
 @dataclass(frozen=True)
+class HoldSubscription:
+    """The pull subscription on a dead-letter topic that keeps its messages for replay."""
+
+    name: str
+    topic: str
+    message_retention_seconds: int
+    ack_deadline_seconds: int
+
+
+@dataclass(frozen=True)
 class PushSubscription:
     """The push subscription that invokes a topic-triggered function, with its retry policy and
     dead-letter topic (named ``<function>-dead-letter``)."""
@@ -26,6 +36,7 @@ class PushSubscription:
     min_backoff_seconds: int
     max_backoff_seconds: int
     ack_deadline_seconds: int
+    dead_letter_hold: HoldSubscription
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,10 @@ class Topology:
     def dead_letter_topics(self) -> list[str]:
         return [s.dead_letter_topic for s in self.subscriptions]
 
+    @property
+    def hold_subscriptions(self) -> list[HoldSubscription]:
+        return [s.dead_letter_hold for s in self.subscriptions]
+
     def function(self, name: str) -> FunctionSpec:
         return next(f for f in self.functions if f.name == name)
 
@@ -61,19 +76,27 @@ class Topology:
 def load(path: Path = TOPOLOGY_FILE) -> Topology:
     raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     defaults = raw.get("push_defaults", {})
+    dead_letters = raw.get("dead_letters", {})
     functions = []
     for name, spec in raw.get("functions", {}).items():
         subscription = None
         if spec["trigger"] == "topic":
             push = {**defaults, **(spec.get("push") or {})}
+            dead_letter_topic = f"{name}-dead-letter"
             subscription = PushSubscription(
                 name=name,
                 topic=spec["topic"],
-                dead_letter_topic=f"{name}-dead-letter",
+                dead_letter_topic=dead_letter_topic,
                 max_delivery_attempts=int(push["max_delivery_attempts"]),
                 min_backoff_seconds=int(push["min_backoff_seconds"]),
                 max_backoff_seconds=int(push["max_backoff_seconds"]),
                 ack_deadline_seconds=int(push["ack_deadline_seconds"]),
+                dead_letter_hold=HoldSubscription(
+                    name=dead_letter_topic + dead_letters.get("hold_subscription_suffix", "-hold"),
+                    topic=dead_letter_topic,
+                    message_retention_seconds=int(dead_letters.get("message_retention_seconds", 604800)),
+                    ack_deadline_seconds=int(dead_letters.get("ack_deadline_seconds", 60)),
+                ),
             )
         functions.append(FunctionSpec(
             name=name,

@@ -1,0 +1,11 @@
+"""forward_gcs: writes each event as a JSON object into its partner's Cloud Storage buckets (push subscription on topic "events")."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared import forwarding_app
+
+
+@functions_framework.cloud_event
+def forward_gcs(cloud_event: CloudEvent) -> None:
+    forwarding_app.handle("forward_gcs", cloud_event)

@@ -1,0 +1,11 @@
+"""forward_mongodb: inserts each event into its partner's MongoDB collections (push subscription on topic "events")."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared import forwarding_app
+
+
+@functions_framework.cloud_event
+def forward_mongodb(cloud_event: CloudEvent) -> None:
+    forwarding_app.handle("forward_mongodb", cloud_event)

@@ -1,0 +1,11 @@
+"""forward_webhook: POSTs each event, signed, to its partner's webhooks (push subscription on topic "events")."""
+
+import functions_framework
+from cloudevents.http import CloudEvent
+
+from shared import forwarding_app
+
+
+@functions_framework.cloud_event
+def forward_webhook(cloud_event: CloudEvent) -> None:
+    forwarding_app.handle("forward_webhook", cloud_event)

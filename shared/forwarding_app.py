@@ -1,0 +1,83 @@
+"""Wiring of one forwarder for one process: settings, clients, and the CloudEvent glue.
+
+Each forwarder builds only the client it needs (pymongo for forward_mongodb, Cloud Storage for
+forward_gcs), once per process, shared by every request thread.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any
+
+import flask
+
+from shared import config, structured_log
+from shared.clients import firestore_client
+from shared.delivery_log import DeliveryLog
+from shared.forwarded_event import MalformedEvent, PubSubMessage
+from shared.forwarding import DeliveryIncomplete, Forwarder, dead_letter_attributes
+from shared.partners import CachedPartners, PartnerRegistry
+from shared.publisher import EventPublisher, OutgoingMessage
+from shared.secret_refs import SecretResolver
+
+FUNCTION_KINDS = {"forward_webhook": "webhook", "forward_mongodb": "mongodb", "forward_gcs": "gcs"}
+# Deliveries of one event to several destinations of one kind run side by side.
+_EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="deliver")
+
+
+def _delivery(kind: str, settings: config.ForwardingSettings, secrets: SecretResolver) -> Any:
+    if kind == "webhook":
+        from shared.webhook_client import PinnedHttpClient
+        from shared.webhook_delivery import WebhookDelivery
+
+        return WebhookDelivery(PinnedHttpClient(allow_loopback=settings.webhook_allow_loopback), secrets)
+    if kind == "mongodb":
+        from shared.mongodb_delivery import MongoDelivery
+
+        return MongoDelivery(secrets, settings.mongodb_max_pool_size, settings.mongodb_server_selection_timeout_ms)
+    from google.cloud import storage
+
+    from shared.gcs_delivery import GcsDelivery
+
+    return GcsDelivery(lambda: storage.Client(project=config.project_id()), settings.gcs_timeout_seconds)
+
+
+@lru_cache(maxsize=None)
+def forwarder(function_name: str) -> Forwarder:
+    settings = config.ForwardingSettings.from_env()
+    project = config.project_id()
+    publisher = EventPublisher(project, config.dead_letter_topic(function_name), settings.publish_timeout_seconds)
+
+    def dead_letter(message: PubSubMessage, reason: str) -> None:
+        outgoing = OutgoingMessage(message.data, dead_letter_attributes(message, reason, function_name))
+        outcome = publisher.publish_many([outgoing])[0]
+        if not outcome.published:
+            # Not acknowledged either: Pub/Sub delivers the message again.
+            raise RuntimeError(f"could not publish to the dead-letter topic: {outcome.error}")
+
+    db = firestore_client()
+    return Forwarder(
+        function_name=function_name,
+        delivery=_delivery(FUNCTION_KINDS[function_name], settings, SecretResolver(settings.secret_cache_seconds)),
+        partners=CachedPartners(PartnerRegistry(db).get, settings.partner_cache_seconds).get,
+        log=DeliveryLog(db, settings.delivery_log_days),
+        dead_letter=dead_letter,
+        max_event_age_seconds=settings.max_event_age_seconds,
+        executor=_EXECUTOR,
+    )
+
+
+def handle(function_name: str, cloud_event: Any) -> None:
+    """Return (acknowledge) once every destination confirmed; answer 503 (Pub/Sub retries) when
+    one did not. Failures are expected and logged per destination, so no traceback is raised."""
+    try:
+        message = PubSubMessage.from_cloud_event_data(cloud_event.data)
+    except MalformedEvent as exc:
+        # Not a Pub/Sub message at all: nothing to retry or dead-letter.
+        structured_log.error("not a Pub/Sub message; dropped", reason=str(exc), forwarder=function_name)
+        return
+    try:
+        forwarder(function_name).handle(message)
+    except DeliveryIncomplete as exc:
+        flask.abort(503, description=str(exc))

@@ -1,0 +1,115 @@
+"""``partners``: the partner registry (apply a YAML file, list, show, disable).
+
+``apply -f FILE`` is idempotent: the file is the partners' whole configuration, so applying it
+again changes nothing, and a partner is enabled unless the file says ``disabled: true``. A file
+with any invalid partner is refused whole, with one line per problem. Webhook URLs pass the SSRF
+guard (https, public addresses) at registration; loopback only with --local.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from shared.clients import firestore_client
+from shared.event_contract import known_event_types
+from shared.partners import InvalidPartnerConfig, Partner, PartnerRegistry, parse_partner
+from shared.webhook_guard import check_webhook_url
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    partners = groups.add_parser("partners", help="partners and their destinations (webhook, MongoDB, Cloud Storage)")
+    commands = partners.add_subparsers(dest="command", required=True)
+
+    apply = commands.add_parser("apply", help="create or update the partners of a YAML file (idempotent)")
+    apply.add_argument("-f", "--file", type=Path, required=True, help="YAML file (see examples/partners/)")
+    apply.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
+    apply.set_defaults(run=_apply)
+
+    commands.add_parser("list", help="list partners and their destinations").set_defaults(run=_list)
+
+    show = commands.add_parser("show", help="print one partner's stored configuration as YAML")
+    show.add_argument("whitelabel")
+    show.set_defaults(run=_show)
+
+    disable = commands.add_parser("disable", help="stop forwarding to a partner (apply its file to enable it again)")
+    disable.add_argument("whitelabel")
+    disable.set_defaults(run=_disable)
+
+
+def partner_entries(document: Any) -> list[Any]:
+    """A file holds one partner (a mapping with ``whitelabel``) or ``partners:``, a list of them."""
+    if isinstance(document, dict) and "partners" in document and "whitelabel" not in document:
+        entries = document["partners"]
+        return entries if isinstance(entries, list) else [entries]
+    return [document]
+
+
+def load_partners(path: Path) -> tuple[list[Partner], list[str]]:
+    """The partners of a file, and every problem found in it."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        return [], [f"{path}: cannot read it as YAML ({exc})"]
+    allow_loopback = os.environ.get("WEBHOOK_ALLOW_LOOPBACK", "").lower() == "true"
+    known = known_event_types()
+    partners, problems = [], []
+    for entry in partner_entries(document):
+        try:
+            partners.append(parse_partner(entry, lambda url: check_webhook_url(url, allow_loopback=allow_loopback),
+                                          known))
+        except InvalidPartnerConfig as exc:
+            problems.extend(exc.problems)
+    whitelabels = [p.whitelabel for p in partners]
+    problems.extend(f"partner {w!r}: appears more than once in the file"
+                    for w in sorted({w for w in whitelabels if whitelabels.count(w) > 1}))
+    return partners, problems
+
+
+def _apply(args: argparse.Namespace) -> int:
+    partners, problems = load_partners(args.file)
+    if problems:
+        print(f"error: {args.file} was not applied; fix these problems:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"{args.file}: {len(partners)} partner(s) valid; nothing written (--dry-run)")
+        return 0
+    registry = PartnerRegistry(firestore_client())
+    for partner in partners:
+        outcome = registry.apply(partner)
+        kinds = ", ".join(f"{d.kind}:{d.id}" for d in partner.destinations) or "no destinations"
+        print(f"{partner.whitelabel}: {outcome} ({kinds}){' [disabled]' if partner.disabled else ''}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    partners = sorted(PartnerRegistry(firestore_client()).list(), key=lambda p: p.whitelabel)
+    print(f"{'WHITELABEL':<28} {'STATE':<9} DESTINATIONS")
+    for p in partners:
+        destinations = " ".join(f"{d.kind}:{d.id}" for d in p.destinations) or "-"
+        print(f"{p.whitelabel:<28} {'disabled' if p.disabled else 'enabled':<9} {destinations}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    partner = PartnerRegistry(firestore_client()).get(args.whitelabel)
+    if partner is None:
+        print(f"error: no partner {args.whitelabel!r}", file=sys.stderr)
+        return 1
+    print(yaml.safe_dump(partner.to_document(), sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    if not PartnerRegistry(firestore_client()).disable(args.whitelabel):
+        print(f"error: no partner {args.whitelabel!r}", file=sys.stderr)
+        return 1
+    print(f"disabled {args.whitelabel}: its events are no longer forwarded")
+    return 0
