@@ -72,8 +72,9 @@ class Forwarder:
             event = ForwardedEvent.from_message(message)
         except MalformedEvent as exc:
             self._dead_letter(message, f"malformed: {exc}")
-            structured_log.error("malformed message sent to the dead-letter topic", flow_id=message.attributes.get("flowId"),
-                                 messageId=message.message_id, reason=str(exc), forwarder=self.function_name)
+            structured_log.error("malformed message sent to the dead-letter topic",
+                                 flow_id=message.attributes.get("flowId"), messageId=message.message_id,
+                                 reason=str(exc), forwarder=self.function_name)
             return DEAD_LETTERED_NOW
         if event.replay_for not in (None, self.function_name):
             return NOT_FOR_THIS_FORWARDER

@@ -184,7 +184,8 @@ def _parse_destination(entry: Any, where: str, check_url: UrlCheck, known_event_
     if kind == "webhook":
         url = entry.get("url")
         if "url" in entry:
-            problems.extend(f"{where}: url {p}" for p in (check_url(url) if isinstance(url, str) else ["must be a URL"]))
+            url_problems = check_url(url) if isinstance(url, str) else ["must be a URL"]
+            problems.extend(f"{where}: url {p}" for p in url_problems)
         secrets = entry.get("signingSecrets")
         secrets = [secrets] if isinstance(secrets, str) else secrets
         if "signingSecrets" in entry:

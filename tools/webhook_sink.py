@@ -122,7 +122,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(SinkState(os.environ.get("WEBHOOK_SINK_SECRET"))))
+    state = SinkState(os.environ.get("WEBHOOK_SINK_SECRET"))
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(state))
     server.daemon_threads = True
     print(f"webhook sink listening on http://127.0.0.1:{args.port}", flush=True)
     server.serve_forever()

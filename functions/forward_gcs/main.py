@@ -1,4 +1,5 @@
-"""forward_gcs: writes each event as a JSON object into its partner's Cloud Storage buckets (push subscription on topic "events")."""
+"""forward_gcs: writes each event as a JSON object into its partner's Cloud Storage buckets
+(push subscription on topic "events")."""
 
 import functions_framework
 from cloudevents.http import CloudEvent

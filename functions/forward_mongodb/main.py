@@ -1,4 +1,5 @@
-"""forward_mongodb: inserts each event into its partner's MongoDB collections (push subscription on topic "events")."""
+"""forward_mongodb: inserts each event into its partner's MongoDB collections
+(push subscription on topic "events")."""
 
 import functions_framework
 from cloudevents.http import CloudEvent

@@ -1,4 +1,5 @@
-"""forward_webhook: POSTs each event, signed, to its partner's webhooks (push subscription on topic "events")."""
+"""forward_webhook: POSTs each event, signed, to its partner's webhooks
+(push subscription on topic "events")."""
 
 import functions_framework
 from cloudevents.http import CloudEvent

@@ -5,8 +5,8 @@ Each such function's dead-letter topic ``<function>-dead-letter`` has a pull sub
 republishes each chosen message to the function's topic (``events`` for the forwarders) with its
 original data and attributes plus ``replayFor=<function>``: only that forwarder acts on it (the
 other forwarders acknowledge it at once), and its delivery log skips destinations already
-delivered, so a replayed event is delivered once in effect. A message is acknowledged (removed) only after Pub/Sub confirmed the
-republish; messages not chosen are released untouched.
+delivered, so a replayed event is delivered once in effect. A message is acknowledged (removed)
+only after Pub/Sub confirmed the republish; messages not chosen are released untouched.
 """
 
 from __future__ import annotations

@@ -59,9 +59,9 @@ def run(info: dict, show: Callable[[str], None]) -> None:
 
     collection = MongoClient(info["emulators"]["mongodb"])[mongo["database"]][mongo["collection"]]
     document = _wait(lambda: collection.find_one({"_id": event["eventId"]}))
+    same = document is not None and {k: v for k, v in document.items() if k != "_id"} == event
     show(f"mongodb  {mongo['database']}.{mongo['collection']}: "
-         + (f"document _id={document['_id']}, same event: {({k: v for k, v in document.items() if k != '_id'}) == event}"
-            if document else f"nothing within {WAIT_SECONDS:g} s"))
+         + (f"document _id={document['_id']}, same event: {same}" if document else f"nothing within {WAIT_SECONDS:g} s"))
 
     name = object_name(gcs["prefix"], ForwardedEvent.from_message(PubSubMessage(body)))
     blob = storage.Client(project=info["project_id"]).bucket(gcs["bucket"]).blob(name)
