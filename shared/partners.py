@@ -17,7 +17,6 @@ secret values. Invalid configuration is refused with one message per problem.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from typing import Any, Callable
 from google.cloud import firestore
 
 from shared.secret_refs import ref_problem
+from shared.ttl_cache import TtlCache
 
 COLLECTION = "partners"
 KINDS = ("webhook", "mongodb", "gcs")
@@ -297,18 +297,7 @@ class CachedPartners:
     def __init__(self, lookup: Callable[[str], Partner | None], ttl_seconds: float,
                  clock: Callable[[], float] = time.monotonic):
         self._lookup = lookup
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Partner | None]] = {}
-        self._lock = threading.Lock()
+        self._cache: TtlCache[Partner | None] = TtlCache(ttl_seconds, clock)
 
     def get(self, whitelabel: str) -> Partner | None:
-        now = self._clock()
-        with self._lock:
-            cached = self._cache.get(whitelabel)
-        if cached and now - cached[0] < self._ttl:
-            return cached[1]
-        partner = self._lookup(whitelabel)
-        with self._lock:
-            self._cache[whitelabel] = (now, partner)
-        return partner
+        return self._cache.get(whitelabel, lambda: self._lookup(whitelabel))

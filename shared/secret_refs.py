@@ -16,6 +16,8 @@ import threading
 import time
 from typing import Callable
 
+from shared.ttl_cache import TtlCache
+
 ENV_PREFIX = "env:"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_VERSION = re.compile(r"^projects/[^/\s]+/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)$")
@@ -41,10 +43,8 @@ def ref_problem(ref: object) -> str | None:
 class SecretResolver:
     def __init__(self, cache_seconds: float, clock: Callable[[], float] = time.monotonic,
                  environ: dict[str, str] | os._Environ = os.environ):
-        self._cache_seconds = cache_seconds
-        self._clock = clock
         self._environ = environ
-        self._cache: dict[str, tuple[float, str]] = {}
+        self._cache: TtlCache[str] = TtlCache(cache_seconds, clock)
         self._lock = threading.Lock()
         self._secret_manager = None
 
@@ -52,15 +52,7 @@ class SecretResolver:
         problem = ref_problem(ref)
         if problem:
             raise SecretUnavailable(f"invalid secret reference: {problem}")
-        now = self._clock()
-        with self._lock:
-            cached = self._cache.get(ref)
-        if cached and now - cached[0] < self._cache_seconds:
-            return cached[1]
-        value = self._read(ref)
-        with self._lock:
-            self._cache[ref] = (now, value)
-        return value
+        return self._cache.get(ref, lambda: self._read(ref))
 
     def _read(self, ref: str) -> str:
         if ref.startswith(ENV_PREFIX):
