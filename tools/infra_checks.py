@@ -78,6 +78,19 @@ def check_functions_match_topology(root: Path) -> list[str]:
                for n in sorted(declared - folders)])
 
 
+def check_function_grants_name_known_topics(root: Path) -> list[str]:
+    topology = _topology(root)
+    topics = set(topology.get("topics") or {})
+    problems = []
+    for name, spec in (topology.get("functions") or {}).items():
+        for topic in spec.get("publishes") or []:
+            if topic not in topics:
+                problems.append(f"function {name!r} publishes to {topic!r}, which is not a topic of topology.yaml")
+        if spec.get("trigger") == "topic" and spec.get("topic") not in topics:
+            problems.append(f"function {name!r} is triggered by {spec.get('topic')!r}, which is not a topic of topology.yaml")
+    return problems
+
+
 def terraform_function_names(root: Path) -> set[str]:
     """Names of the functions Terraform deploys, resolving the for_each over topology.yaml."""
     functions = _topology(root).get("functions", {})
@@ -233,6 +246,7 @@ def check_local_stack_matches_terraform(root: Path) -> list[str]:
 
 CHECKS = [
     check_functions_match_topology,
+    check_function_grants_name_known_topics,
     check_terraform_deploys_every_function,
     check_push_subscriptions_have_policies,
     check_ttl_policies,

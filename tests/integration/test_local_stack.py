@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def test_a_missing_emulator_stops_start_up_naming_it(tmp_path, monkeypatch):
 
 
 def test_a_child_failing_to_start_stops_everything_already_started(tmp_path):
+    environ_before = dict(os.environ)
     # Functions that cannot import `shared` exit at once, after the emulators are up.
     broken = LocalStack(state_dir=tmp_path, function_env={"PYTHONPATH": str(tmp_path / "nothing")},
                         log=lambda _: None)
@@ -82,6 +84,7 @@ def test_a_child_failing_to_start_stops_everything_already_started(tmp_path):
         assert group_members(pid) == []
     assert broken.children == []
     assert not (tmp_path / "stack.json").exists()
+    assert dict(os.environ) == environ_before  # the session's clients still reach its own stack
 
 
 def test_make_up_stops_every_child_on_sigterm(tmp_path):
@@ -123,3 +126,7 @@ def test_the_running_stack_has_exactly_terraforms_topics_and_push_subscriptions(
               for s in subscriber.list_subscriptions(project=f"projects/{stack['project_id']}")
               if s.push_config.push_endpoint}
     assert pushed == tf_subscriptions == set(stack["subscriptions"])
+    tf_holds = infra_checks.terraform_hold_subscription_names(REPO_ROOT)
+    held = {s.name.rsplit("/", 1)[1] for s in subscriber.list_subscriptions(project=f"projects/{stack['project_id']}")
+            if s.topic.endswith("-dead-letter")}
+    assert held == tf_holds == set(stack["dead_letter_subscriptions"])

@@ -140,3 +140,9 @@ def test_a_topic_the_local_stack_has_but_terraform_lacks_is_caught(tree):
           "for_each                   = toset([])")
     [problem] = infra_checks.check_local_stack_matches_terraform(tree)
     assert problem.startswith("topics differ: local stack only [") and "'events'" in problem
+
+
+def test_a_grant_on_an_unknown_topic_is_caught(tree):
+    _edit(tree / "topology.yaml", "publishes: [conversions]", "publishes: [convertions]")
+    assert infra_checks.check_function_grants_name_known_topics(tree) == [
+        "function 'beacon' publishes to 'convertions', which is not a topic of topology.yaml"]

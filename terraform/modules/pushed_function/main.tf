@@ -124,6 +124,13 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
   }
 }
 
+# The function itself dead-letters what is not worth retrying (an event too old to matter).
+resource "google_pubsub_topic_iam_member" "function_publishes_dead_letters" {
+  topic  = google_pubsub_topic.dead_letter.id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${var.service_account_email}"
+}
+
 # Dead-lettering: the service agent publishes to the dead-letter topic and acks the original.
 resource "google_pubsub_topic_iam_member" "agent_publishes_dead_letters" {
   topic  = google_pubsub_topic.dead_letter.id
