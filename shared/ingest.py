@@ -15,7 +15,7 @@ from shared import event_contract, structured_log
 from shared.api_keys import ApiKeyVerifier
 from shared.config import IngestSettings
 from shared.protocol import ANSWER_STATUS, ProtocolError, ProtocolRequest, answer, bad_request, new_flow_id, parse_request
-from shared.publisher import OutgoingMessage, PublishOutcome, encode_event
+from shared.publisher import OutgoingMessage, PublishOutcome, event_message, partner_of
 
 ORIGIN = "ingest"
 BATCH_NAME = "events.batch"
@@ -37,24 +37,7 @@ class _ValidEvent:
     event: dict[str, Any]
 
     def message(self) -> OutgoingMessage:
-        data = self.event.get("data") if isinstance(self.event.get("data"), dict) else {}
-        attributes = {
-            "eventId": self.event["eventId"],
-            "eventType": self.event["eventType"],
-            "flowId": self.request.flow_id,
-        }
-        whitelabel = data.get("whitelabel") or data.get("ownerWhitelabel")
-        if isinstance(whitelabel, str):
-            attributes["whitelabel"] = whitelabel
-        return OutgoingMessage(encode_event(self.event), attributes)
-
-
-def partner_of(event: dict[str, Any]) -> str | None:
-    data = event.get("data")
-    if isinstance(data, dict):
-        value = data.get("whitelabel") or data.get("ownerWhitelabel")
-        return value if isinstance(value, str) else None
-    return None
+        return event_message(self.event, self.request.flow_id)
 
 
 class IngestService:

@@ -34,6 +34,25 @@ class OutgoingMessage:
     attributes: Mapping[str, str]
 
 
+def partner_of(event: Mapping[str, Any]) -> str | None:
+    """The partner an event belongs to: ``data.whitelabel``, else ``data.ownerWhitelabel``."""
+    data = event.get("data")
+    if isinstance(data, dict):
+        value = data.get("whitelabel") or data.get("ownerWhitelabel")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def event_message(event: Mapping[str, Any], flow_id: str) -> OutgoingMessage:
+    """An event as every publisher sends it to topic ``events``: the encoded event with attributes
+    eventId, eventType, flowId and, when the event names one, whitelabel."""
+    attributes = {"eventId": event["eventId"], "eventType": event["eventType"], "flowId": flow_id}
+    whitelabel = partner_of(event)
+    if whitelabel is not None:
+        attributes["whitelabel"] = whitelabel
+    return OutgoingMessage(encode_event(event), attributes)
+
+
 @dataclass(frozen=True)
 class PublishOutcome:
     message_id: str | None = None

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tools.stack import DEFAULT_STATE_DIR, LocalStack, StackError
 
-DEMO_SECTIONS = ["tools.demos.ingest:run", "tools.demos.forwarding:run"]
+DEMO_SECTIONS = ["tools.demos.ingest:run", "tools.demos.forwarding:run", "tools.demos.monitor:run",
+                 "tools.demos.beacon:run"]
 
 
 def show(line: str = "") -> None:

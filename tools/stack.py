@@ -37,11 +37,11 @@ READY_TIMEOUT_SECONDS = 60.0
 # taking the LocalStack and returning environment variables for every function and this process
 # (local secrets behind `env:` secret references, development-only settings). Each concept adds
 # its own.
-ENV_STEPS: list[str] = ["tools.forwarding_local:function_env"]
+ENV_STEPS: list[str] = ["tools.forwarding_local:function_env", "tools.stack_beacon:function_env", "tools.stack_monitor:function_env"]
 
 # Steps run once the functions are up, each "module:function" taking the LocalStack and returning
 # keys to add to stack.json (demo partner, demo campaigns, ...). Each concept adds its own.
-SETUP_STEPS: list[str] = ["tools.forwarding_local:register_demo_partner"]
+SETUP_STEPS: list[str] = ["tools.forwarding_local:register_demo_partner", "tools.stack_beacon:setup", "tools.stack_monitor:setup"]
 
 
 class StackError(RuntimeError):
@@ -203,7 +203,11 @@ class LocalStack:
                 step_env = _call_step(step, self)
                 self.function_env.update(step_env)
                 self._set_environ(step_env)
-            functions = {spec.name: self.launch_function(spec.name) for spec in self.topology.functions}
+            # Spawn every function, then wait: their imports overlap instead of queueing.
+            spawned = {spec.name: self._spawn_function(spec.name) for spec in self.topology.functions}
+            for child, url in spawned.values():
+                self._await(child, lambda url=url: _http_answers(url))
+            functions = {name: url for name, (_, url) in spawned.items()}
             self._create_push_subscriptions(functions)
             all_topics = self.topology.topics + self.topology.dead_letter_topics
             self.info = {
@@ -379,6 +383,12 @@ class LocalStack:
 
         Tests use ``extra_env``/``instance`` to run a second copy with other settings (for
         example pointed at a Pub/Sub that is down)."""
+        child, url = self._spawn_function(name, extra_env, instance)
+        self._await(child, lambda: _http_answers(url))
+        return url
+
+    def _spawn_function(self, name: str, extra_env: dict[str, str] | None = None,
+                        instance: str = "") -> tuple[Child, str]:
         assert self._binaries is not None
         spec = self.topology.function(name)
         port = free_port()
@@ -397,9 +407,7 @@ class LocalStack:
              "--source", str(REPO_ROOT / "functions" / name / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
             env,
         )
-        url = f"http://127.0.0.1:{port}"
-        self._await(child, lambda: _http_answers(url))
-        return url
+        return child, f"http://127.0.0.1:{port}"
 
     def _write_info(self) -> None:
         target = self.state_dir / "stack.json"

@@ -1,0 +1,275 @@
+"""JSON Schema validation whose errors read exactly like Ajv's (``allErrors: true``).
+
+The beacon's 422 answers follow the retail-media spec, which shows Ajv's error objects:
+``{instancePath, schemaPath, keyword, params, message}`` with Ajv's message texts. The checks
+themselves are jsonschema's (draft-07); this module turns its errors into Ajv's objects and
+puts them in the order Ajv reports them. tests/golden holds real Ajv's output for the same
+schemas and inputs (tools/ajv/golden.mjs) and the tests compare the two field by field.
+
+How Ajv orders errors (ajv/lib/compile/validate): within one schema object it runs keywords
+group by group: keywords for any type (const, enum), then those for numbers, strings,
+arrays, objects, each group in vocabulary order (``required`` before ``properties``);
+``properties`` follows the schema's key order and ``items`` the array's. A type error comes
+first when the schema has several types or no keyword of its one type's group, otherwise in
+that group's place.
+
+Ajv's JavaScript semantics that differ from Python's are reproduced: ``pattern`` uses
+JavaScript's ``$`` (end of string only, not before a final newline) and ASCII ``\\d``;
+``number`` means a finite number; ``date-time`` is ajv-formats' full check. Only the keywords
+in SUPPORTED are handled, checked when a schema is loaded, so a schema cannot silently use one
+whose errors would not match Ajv's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from functools import lru_cache
+from typing import Any, Iterable
+
+from jsonschema import Draft7Validator, FormatChecker, ValidationError, validators
+
+# Keyword groups in the order Ajv runs them; within a group, Ajv's vocabulary order.
+_GROUPS: list[tuple[str | None, list[str]]] = [
+    (None, ["const", "enum"]),
+    ("number", ["maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "format"]),
+    ("string", ["maxLength", "minLength", "pattern", "format"]),
+    ("array", ["maxItems", "minItems", "items"]),
+    ("object", ["required", "properties"]),
+]
+ANNOTATIONS = {"$schema", "$id", "$comment", "title", "description", "examples", "default"}
+SUPPORTED = {"type"} | {k for _, keywords in _GROUPS for k in keywords}
+_LIMIT_COMPARISON = {"maximum": "<=", "minimum": ">=", "exclusiveMaximum": "<", "exclusiveMinimum": ">"}
+
+
+class UnsupportedSchema(ValueError):
+    pass
+
+
+# -- JavaScript semantics ------------------------------------------------------------------------
+
+def _is_finite_number(checker: Any, instance: Any) -> bool:
+    # Ajv's strictNumbers (on by default): Infinity (JSON 1e400) is not a number.
+    return (isinstance(instance, (int, float)) and not isinstance(instance, bool)
+            and math.isfinite(instance))
+
+
+@lru_cache(maxsize=64)
+def _js_regex(pattern: str) -> re.Pattern[str]:
+    """A JavaScript ``u`` regex as Python: ``$`` only at the very end, ``\\d`` ASCII only."""
+    translated, in_class, escaped = [], False, False
+    for char in pattern:
+        if escaped:
+            translated.append(char)
+            escaped = False
+        elif char == "\\":
+            translated.append(char)
+            escaped = True
+        elif char == "[":
+            in_class = True
+            translated.append(char)
+        elif char == "]":
+            in_class = False
+            translated.append(char)
+        elif char == "$" and not in_class:
+            translated.append(r"\Z")
+        else:
+            translated.append(char)
+    return re.compile("".join(translated), re.ASCII)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Iterable[ValidationError]:
+    if isinstance(instance, str) and not _js_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _finite_only(keyword_function: Any) -> Any:
+    def check(validator: Any, value: Any, instance: Any, schema: dict) -> Iterable[ValidationError]:
+        if _is_finite_number(None, instance):
+            yield from keyword_function(validator, value, instance, schema)
+    return check
+
+
+_AJV_DATE = re.compile(r"(\d\d\d\d)-(\d\d)-(\d\d)", re.ASCII)
+_AJV_TIME = re.compile(r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)(z|([+-])(\d\d)(?::?(\d\d))?)?", re.ASCII | re.IGNORECASE)
+_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+
+def ajv_date_time(value: str) -> bool:
+    """ajv-formats' full ``date-time`` (formats.ts: getDateTime(strictTimeZone=true))."""
+    parts = re.split(r"[tT\s\ufeff]", value)  # JavaScript's \s also matches U+FEFF
+    if len(parts) != 2:
+        return False
+    date = _AJV_DATE.fullmatch(parts[0])
+    time = _AJV_TIME.fullmatch(parts[1])
+    if not date or not time:
+        return False
+    year, month, day = (int(g) for g in date.groups())
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    if not (1 <= month <= 12 and 1 <= day <= (29 if month == 2 and leap else _DAYS[month])):
+        return False
+    hour, minute, second = int(time.group(1)), int(time.group(2)), float(time.group(3))
+    sign = -1 if time.group(5) == "-" else 1
+    tz_hour, tz_minute = int(time.group(6) or 0), int(time.group(7) or 0)
+    if tz_hour > 23 or tz_minute > 59 or not time.group(4):
+        return False
+    if hour <= 23 and minute <= 59 and second < 60:
+        return True
+    utc_minute = minute - tz_minute * sign
+    utc_hour = hour - tz_hour * sign - (1 if utc_minute < 0 else 0)
+    return utc_hour in (23, -1) and utc_minute in (59, -1) and second < 61
+
+
+_FORMATS = FormatChecker(formats=())
+_FORMATS.checks("date-time")(lambda value: not isinstance(value, str) or ajv_date_time(value))
+
+_AjvLikeValidator = validators.extend(
+    Draft7Validator,
+    validators={
+        "pattern": _pattern,
+        **{k: _finite_only(Draft7Validator.VALIDATORS[k]) for k in _LIMIT_COMPARISON},
+    },
+    type_checker=Draft7Validator.TYPE_CHECKER.redefine("number", _is_finite_number),
+)
+
+
+# -- the validator ---------------------------------------------------------------------------
+
+class AjvSchema:
+    """One compiled schema; ``errors(instance)`` is Ajv's ``validate.errors`` (``[]`` if valid)."""
+
+    def __init__(self, schema: dict[str, Any]):
+        Draft7Validator.check_schema(schema)
+        _check_supported(schema, "#")
+        self.schema = schema
+        self._validator = _AjvLikeValidator(schema, format_checker=_FORMATS)
+
+    def errors(self, instance: Any) -> list[dict[str, Any]]:
+        found: list[tuple[tuple, dict[str, Any]]] = []
+        seen_required: set[tuple] = set()
+        for error in self._validator.iter_errors(instance):
+            if error.validator == "required":
+                # jsonschema yields one error per missing name; Ajv's order is the list's.
+                where = (tuple(error.absolute_path), tuple(error.absolute_schema_path))
+                if where in seen_required:
+                    continue
+                seen_required.add(where)
+                missing = [n for n in error.validator_value if n not in error.instance]
+                for name in missing:
+                    found.append((self._order(error, instance, (error.validator_value.index(name),)),
+                                  _ajv_error(error, {"missingProperty": name},
+                                             f"must have required property '{name}'")))
+            else:
+                found.append((self._order(error, instance, ()), _convert(error)))
+        found.sort(key=lambda pair: pair[0])
+        return [error for _, error in found]
+
+    def _order(self, error: ValidationError, root: Any, tail: tuple) -> tuple:
+        """Where Ajv reports ``error``: a key that sorts like Ajv's traversal."""
+        schema_path = deque(error.absolute_schema_path)
+        instance_path = deque(error.absolute_path)
+        node, data, key = self.schema, root, []
+        while schema_path:
+            keyword = schema_path.popleft()
+            key.append(_keyword_rank(node, keyword, data))
+            if keyword == "properties":
+                name = schema_path.popleft()
+                instance_path.popleft()
+                key.append(list(node["properties"]).index(name))
+                node, data = node["properties"][name], data[name]
+            elif keyword == "items":
+                index = instance_path.popleft()
+                key.append(index)
+                node, data = node["items"], data[index]
+        return (*key, *tail)
+
+
+def _keyword_rank(schema: dict[str, Any], keyword: str, data: Any) -> tuple[int, int]:
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if keyword == "type":
+        group = _group_index(types[0]) if len(types) == 1 else None
+        if group is None or not _uses_group(schema, group):
+            return (0, 0)
+        return (group + 1, len(_GROUPS[group][1]))
+    for index, (group_type, keywords) in enumerate(_GROUPS):
+        if keyword in keywords and (keyword != "format" or group_type == _json_type(data)):
+            return (index + 1, keywords.index(keyword))
+    raise UnsupportedSchema(f"keyword {keyword!r} is not supported")
+
+
+def _group_index(json_type: str) -> int | None:
+    return next((i for i, (t, _) in enumerate(_GROUPS) if t == json_type), None)
+
+
+def _uses_group(schema: dict[str, Any], group: int) -> bool:
+    return any(k in schema for k in _GROUPS[group][1])
+
+
+def _json_type(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value))
+
+
+def _check_supported(schema: Any, where: str) -> None:
+    if not isinstance(schema, dict):
+        raise UnsupportedSchema(f"{where}: only object schemas are supported")
+    unknown = set(schema) - SUPPORTED - ANNOTATIONS
+    if unknown:
+        raise UnsupportedSchema(f"{where}: keywords {sorted(unknown)} have no Ajv-format conversion")
+    if schema.get("format", "date-time") != "date-time":
+        raise UnsupportedSchema(f"{where}: only format date-time is supported")
+    for name, sub in schema.get("properties", {}).items():
+        _check_supported(sub, f"{where}/properties/{name}")
+    if "items" in schema:
+        _check_supported(schema["items"], f"{where}/items")
+
+
+# -- Ajv's error objects -------------------------------------------------------------------------
+
+def _convert(error: ValidationError) -> dict[str, Any]:
+    keyword, value = error.validator, error.validator_value
+    if keyword == "type":
+        text = value if isinstance(value, str) else ",".join(value)
+        return _ajv_error(error, {"type": value}, f"must be {text}")
+    if keyword == "enum":
+        return _ajv_error(error, {"allowedValues": value}, "must be equal to one of the allowed values")
+    if keyword == "const":
+        return _ajv_error(error, {"allowedValue": value}, "must be equal to constant")
+    if keyword in _LIMIT_COMPARISON:
+        comparison = _LIMIT_COMPARISON[keyword]
+        return _ajv_error(error, {"comparison": comparison, "limit": value}, f"must be {comparison} {_js(value)}")
+    if keyword in ("minLength", "maxLength", "minItems", "maxItems"):
+        bound = "fewer" if keyword.startswith("min") else "more"
+        unit = "characters" if keyword.endswith("Length") else "items"
+        return _ajv_error(error, {"limit": value}, f"must NOT have {bound} than {_js(value)} {unit}")
+    if keyword == "pattern":
+        return _ajv_error(error, {"pattern": value}, f'must match pattern "{value}"')
+    if keyword == "format":
+        return _ajv_error(error, {"format": value}, f'must match format "{value}"')
+    raise UnsupportedSchema(f"keyword {keyword!r} is not supported")
+
+
+def _ajv_error(error: ValidationError, params: dict[str, Any], message: str) -> dict[str, Any]:
+    return {
+        "instancePath": "".join(f"/{_pointer_token(p)}" for p in error.absolute_path),
+        "schemaPath": "#" + "".join(f"/{_pointer_token(p)}" for p in error.absolute_schema_path),
+        "keyword": error.validator,
+        "params": params,
+        "message": message,
+    }
+
+
+def _pointer_token(part: Any) -> str:
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def _js(number: Any) -> str:
+    """A number as JavaScript prints it in a template string (1.0 -> "1")."""
+    if isinstance(number, float) and number.is_integer():
+        return str(int(number))
+    return str(number)

@@ -1,0 +1,38 @@
+"""Wiring of the beacon for one process: settings, clients, and the Flask glue."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from functools import lru_cache
+
+import flask
+
+from shared import config
+from shared.beacon import BeaconService
+from shared.campaigns import AdLookup, CampaignStore
+from shared.clock import utc_now
+from shared.clients import firestore_client
+from shared.publisher import EventPublisher
+
+
+@lru_cache(maxsize=1)
+def service() -> BeaconService:
+    settings = config.BeaconSettings.from_env()
+    db = firestore_client()
+    publisher = EventPublisher(config.project_id(), settings.conversions_topic, settings.publish_timeout_seconds)
+    ads = AdLookup(CampaignStore(db).ad, settings.campaign_cache_seconds)
+    touchpoint_ttl = timedelta(seconds=config.AttributionSettings.from_env().touchpoint_ttl_seconds)
+    return BeaconService(settings, db, ads, publisher.publish_many, utc_now, touchpoint_ttl)
+
+
+def handle(request: flask.Request) -> flask.Response:
+    beacon = service()
+    limit = beacon.body_limit(request.path)
+    # Read one byte past the limit: enough to know the body is too large without buffering it.
+    body = request.stream.read(limit + 1)
+    too_large = len(body) > limit or (request.content_length or 0) > limit
+    answer = beacon.handle(request.method, request.path, request.headers, body, too_large)
+    payload = "" if answer.body is None else json.dumps(answer.body, ensure_ascii=False)
+    return flask.Response(payload, status=answer.status, headers=answer.headers,
+                          mimetype=None if answer.body is None else "application/json")

@@ -1,0 +1,49 @@
+"""Wiring of the monitor service for one process: settings, clients, and the Flask glue."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import flask
+
+from shared import config
+from shared.api_keys import ApiKeyStore, ApiKeyVerifier
+from shared.clients import firestore_client
+from shared.monitor.config import CachedConfig, ConfigStore
+from shared.monitor.service import MonitorRequest, MonitorService
+from shared.monitor.store import UserStore
+from shared.publisher import EventPublisher
+
+
+@lru_cache(maxsize=1)
+def settings() -> config.MonitorSettings:
+    return config.MonitorSettings.from_env()
+
+
+@lru_cache(maxsize=1)
+def service() -> MonitorService:
+    current = settings()
+    db = firestore_client()
+    publisher = EventPublisher(config.project_id(), current.events_topic, current.publish_timeout_seconds)
+    keys = ApiKeyVerifier(ApiKeyStore(db).lookup, current.api_key_cache_seconds)
+    monitor_config = CachedConfig(ConfigStore(db).load, current.config_cache_seconds)
+    return MonitorService(keys, monitor_config.get, UserStore(db), publisher.publish_many)
+
+
+def handle(request: flask.Request) -> flask.Response:
+    limit = settings().max_body_bytes
+    # Read one byte past the limit: enough to know the body is too large without buffering it.
+    body = request.stream.read(limit + 1)
+    answer = service().handle(MonitorRequest(
+        method=request.method,
+        path=request.path,
+        headers={name.lower(): value for name, value in request.headers.items()},
+        remote_addr=request.remote_addr or "",
+        body=body,
+        too_large=len(body) > limit or (request.content_length or 0) > limit,
+    ))
+    if answer.body is None:
+        return flask.Response(status=answer.status, headers=answer.headers)
+    return flask.Response(json.dumps(answer.body, ensure_ascii=False), status=answer.status,
+                          mimetype="application/json", headers=answer.headers)

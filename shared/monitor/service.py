@@ -1,0 +1,295 @@
+"""The monitor API: routes, authentication, rules, and one handler per operation.
+
+Paths are served both relative to the function URL (``/v1/...``) and under the spec's prefix
+(``/lumis/api/rest/lumis/monitor/v1/...``), so clients of the original API point at it unchanged.
+Every request carries an app API key (``Authorization: Bearer <key>``). ``X-Authenticated-User``
+states the login of the user authenticated in the calling system's session (see README, "Monitor").
+Every error answers the one error object of ``errors``; an unexpected failure is logged with its
+stack and answered 500 INTERNAL without it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+from shared import event_contract, structured_log
+from shared.api_keys import ApiKeyVerifier
+from shared.monitor import events
+from shared.monitor.config import MonitorConfig
+from shared.monitor.errors import MonitorError, invalid_fields, missing_fields, problem, user_not_found
+from shared.monitor.operations import Context, plan_consent, plan_create, plan_identify, plan_update
+from shared.monitor.rules import RequestFacts
+from shared.monitor.store import UserStore
+from shared.monitor.users import new_track_id, personal_fields_set, validate_changes, validate_friendly_id
+from shared.publisher import OutgoingMessage, PublishOutcome, event_message
+
+SPEC_PREFIX = "/lumis/api/rest/lumis/monitor"
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+AUTHENTICATED_USER_HEADER = "x-authenticated-user"
+FLOW_ID_HEADER = "x-flow-id"
+# trackIds are generated as 32 letters and digits; anything else names no user.
+TRACK_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+Publish = Callable[[list[OutgoingMessage]], list[PublishOutcome]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern
+    handler: str
+    media_type: str = JSON
+
+
+ROUTES = (
+    Route("POST", re.compile(r"^/v1/users$"), "create_user"),
+    Route("PATCH", re.compile(r"^/v1/users/(?P<trackId>[^/]+)$"), "update_user", MERGE_PATCH),
+    Route("POST", re.compile(r"^/v1/users/(?P<trackId>[^/]+)/identify$"), "identify"),
+    Route("POST", re.compile(r"^/v1/users/(?P<trackId>[^/]+)/consents$"), "record_consent"),
+    Route("POST", re.compile(r"^/v1/events/(?P<eventTypeId>[^/]+)/data$"), "record_event"),
+)
+
+
+@dataclass(frozen=True)
+class MonitorRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # names in lower case
+    remote_addr: str
+    body: bytes
+    too_large: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any] | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request as the handlers see it."""
+
+    params: dict[str, str]
+    body: Any
+    config: MonitorConfig
+    ctx: Context
+    flow_id: str
+
+
+class MonitorService:
+    def __init__(self, keys: ApiKeyVerifier, config: Callable[[], MonitorConfig], users: UserStore,
+                 publish: Publish):
+        self._keys = keys
+        self._config = config
+        self._users = users
+        self._publish = publish
+
+    def handle(self, request: MonitorRequest) -> Answer:
+        flow_id = _flow_id(request.headers.get(FLOW_ID_HEADER))
+        try:
+            route, params = _route(request.method, request.path)
+            if request.too_large:
+                raise MonitorError(413, "PAYLOAD_TOO_LARGE", "the request body is too large")
+            app = self._authenticate(request.headers.get("authorization"))
+            _check_media_type(route, request.headers.get("content-type"))
+            body = _parse_json(request.body)
+            config = self._config()
+            login = _authenticated_user(request.headers.get(AUTHENTICATED_USER_HEADER))
+            friendly_id = body.get("friendlyId") if isinstance(body, dict) else None
+            facts = RequestFacts(app=app, user_agent=request.headers.get("user-agent", ""),
+                                 client_ip=_client_ip(request),
+                                 friendly_id=friendly_id if isinstance(friendly_id, str) else None)
+            excluded = config.rules.excluding(facts)
+            if excluded:
+                raise MonitorError(403, "NOT_MONITORED", "this request is not monitored", reason=excluded)
+            call = _Call(params, body, config, Context(config.privacy, app, login, datetime.now(timezone.utc)), flow_id)
+            answer = getattr(self, route.handler)(call)
+        except MonitorError as error:
+            structured_log.warning("request refused", flow_id=flow_id, status=error.status, code=error.code,
+                                   method=request.method, path=request.path)
+            answer = Answer(error.status, error.body(flow_id))
+        except Exception:
+            structured_log.error("unexpected failure", flow_id=flow_id, stack=traceback.format_exc())
+            answer = Answer(500, MonitorError(500, "INTERNAL", "unexpected server error").body(flow_id))
+        return Answer(answer.status, answer.body, {**answer.headers, "X-Flow-Id": flow_id})
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def create_user(self, call: _Call) -> Answer:
+        attributes = call.config.attributes
+        changes = validate_changes(call.body, attributes, friendly_id_allowed=True)
+        friendly_id = changes.get("friendlyId")
+        if friendly_id is not None:
+            _require_same_user(call.ctx.login, friendly_id)
+        personal = personal_fields_set(changes, attributes)
+        new_id = new_track_id()
+        created, track_id = self._users.transact(
+            lambda reads: plan_create(reads, changes, personal, call.ctx, new_id), friendly_id=friendly_id)
+        structured_log.info("user created" if created else "user updated", flow_id=call.flow_id, trackId=track_id)
+        return Answer(200, {"created": created, "lum_user": {"trackId": track_id}})
+
+    def update_user(self, call: _Call) -> Answer:
+        track_id = _track_id(call.params["trackId"])
+        attributes = call.config.attributes
+        changes = validate_changes(call.body, attributes, friendly_id_allowed=False)
+        personal = personal_fields_set(changes, attributes)
+        updated = self._users.transact(lambda reads: plan_update(track_id, reads, changes, personal, call.ctx),
+                                       track_id=track_id)
+        structured_log.info("user updated", flow_id=call.flow_id, trackId=updated)
+        return Answer(204, None)
+
+    def identify(self, call: _Call) -> Answer:
+        track_id = _track_id(call.params["trackId"])
+        body = _object_with(call.body, required=("friendlyId",))
+        friendly_id = validate_friendly_id(body["friendlyId"])
+        _require_same_user(call.ctx.login, friendly_id)
+        new_id = new_track_id()
+        rule, result_id = self._users.transact(
+            lambda reads: plan_identify(track_id, reads, friendly_id, call.ctx, new_id),
+            track_id=track_id, friendly_id=friendly_id)
+        structured_log.info("user identified", flow_id=call.flow_id, trackId=track_id, rule=rule.value,
+                            resultTrackId=result_id)
+        return Answer(200, {"lum_user": {"trackId": result_id}})
+
+    def record_consent(self, call: _Call) -> Answer:
+        track_id = _track_id(call.params["trackId"])
+        body = _object_with(call.body, required=("termId",))
+        term_id = body["termId"]
+        terms = call.config.privacy.terms
+        if term_id not in terms:
+            raise invalid_fields([problem("termId", f"is not a privacy term of this environment: {list(terms)}")])
+        recorded, consent, user_id = self._users.transact(
+            lambda reads: plan_consent(track_id, reads, term_id, call.ctx), track_id=track_id)
+        structured_log.info("consent recorded" if recorded else "consent already recorded", flow_id=call.flow_id,
+                            trackId=track_id, termId=term_id)
+        return Answer(201 if recorded else 200, {"lum_user": {"trackId": user_id}, "termId": term_id,
+                                                 "acceptedAt": events.iso_utc(consent["acceptedAt"])})
+
+    def record_event(self, call: _Call) -> Answer:
+        event_type = call.config.event_types.get(call.params["eventTypeId"])
+        if event_type is None:
+            raise MonitorError(404, "UNKNOWN_EVENT_TYPE", "no event type is registered with this id",
+                               eventTypeId=call.params["eventTypeId"], known=sorted(call.config.event_types))
+        track_id, values = events.read_occurrence(call.body, event_type)
+        user = self._users.get(_track_id(track_id))
+        if user is None:
+            raise user_not_found(track_id)
+        event = events.envelope(event_type, values, user, call.ctx.now)
+        violation = event_contract.validate(event)
+        if violation:
+            raise RuntimeError(f"monitor built an event that breaks its contract: {violation}")
+        outcome = self._publish([event_message(event, call.flow_id)])[0]
+        if not outcome.published:
+            structured_log.error("publish failed", flow_id=call.flow_id, eventId=event["eventId"], reason=outcome.error)
+            raise MonitorError(424, "PUBSUB_UNAVAILABLE", outcome.error or "Pub/Sub did not confirm the publish",
+                               retryable=True)
+        structured_log.info("event published", flow_id=call.flow_id, eventId=event["eventId"],
+                            eventType=events.EVENT_TYPE, monitorEventType=event_type.id,
+                            whitelabel=event_type.whitelabel, messageId=outcome.message_id)
+        return Answer(200, {"eventId": event["eventId"], "messageId": outcome.message_id,
+                            "lum_user": {"trackId": user["trackId"]}})
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _authenticate(self, authorization: str | None) -> str:
+        if not authorization:
+            raise MonitorError(401, "MISSING_TOKENS", "an API key is required: Authorization: Bearer <key>")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise MonitorError(401, "INVALID_TOKEN", "the Authorization header must be 'Bearer <key>'")
+        app = self._keys.app_name(token.strip())
+        if app is None:
+            raise MonitorError(401, "INVALID_TOKEN", "the API key is unknown or revoked")
+        return app
+
+
+def _route(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    relative = path.removeprefix(SPEC_PREFIX) if path.startswith(SPEC_PREFIX + "/") else path
+    relative = relative.rstrip("/") or "/"
+    allowed = []
+    for route in ROUTES:
+        match = route.pattern.match(relative)
+        if match:
+            if route.method == method:
+                return route, match.groupdict()
+            allowed.append(route.method)
+    if allowed:
+        raise MonitorError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here", allowed=allowed)
+    raise MonitorError(404, "UNKNOWN_ROUTE", f"no route for {method} {path}",
+                       routes=[f"{r.method} {r.pattern.pattern.strip('^$')}" for r in ROUTES])
+
+
+def _check_media_type(route: Route, content_type: str | None) -> None:
+    """A body of another media type is refused; a request without Content-Type is read as the
+    route's type."""
+    if content_type is None:
+        return
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != route.media_type:
+        raise MonitorError(415, "UNSUPPORTED_MEDIA_TYPE", f"the body must be {route.media_type}",
+                           expected=route.media_type, received=media_type)
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MonitorError(400, "INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(exc)[:200])
+
+
+def _object_with(body: Any, required: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise invalid_fields([problem("", "must be a JSON object")])
+    missing = [name for name in required if body.get(name) is None]
+    if missing:
+        raise missing_fields(missing)
+    unknown = [problem(name, "is not accepted here") for name in body if name not in required]
+    if unknown:
+        raise invalid_fields(unknown)
+    return body
+
+
+def _track_id(value: str) -> str:
+    if not TRACK_ID.match(value):
+        raise user_not_found(value)
+    return value
+
+
+def _authenticated_user(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return validate_friendly_id(value.strip(), field="X-Authenticated-User")
+    except MonitorError as exc:
+        raise MonitorError(400, "INVALID_HEADER", "invalid X-Authenticated-User header",
+                           fields=exc.parameters["fields"]) from None
+
+
+def _require_same_user(login: str | None, friendly_id: str) -> None:
+    """The spec's 409: the session's authenticated user is not the user being identified."""
+    if login is not None and login != friendly_id:
+        raise MonitorError(409, "AUTHENTICATED_USER_MISMATCH",
+                           "the authenticated user (X-Authenticated-User) is not the user with this friendlyId")
+
+
+def _client_ip(request: MonitorRequest) -> str:
+    forwarded = request.headers.get("x-forwarded-for", "")
+    return forwarded.split(",", 1)[0].strip() or request.remote_addr
+
+
+def _flow_id(header: str | None) -> str:
+    if header and len(header) <= 128 and header.isprintable():
+        return header
+    return str(uuid.uuid4())
+

@@ -1,0 +1,62 @@
+"""Helpers for the beacon integration tests: fresh campaigns, requests, and counts read back."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import requests
+from google.cloud import firestore
+
+from shared.beacon import AD_EVENTS
+from shared.campaigns import Campaign, CampaignStore
+
+EMAIL_HASH = hashlib.sha256(b"buyer@example.com").hexdigest()
+
+
+def db(stack: dict[str, Any]) -> firestore.Client:
+    # The stack exported FIRESTORE_EMULATOR_HOST into this process.
+    return firestore.Client(project=stack["project_id"])
+
+
+def fresh_campaign(stack: dict[str, Any], campaign_type: str, skus: tuple[str, ...] = ("SKU-001", "SKU-002"),
+                   ads: int = 1, publisher_id: str | None = None) -> Campaign:
+    """A campaign of its own for one test (other tests share the emulators)."""
+    suffix = uuid.uuid4().hex[:10]
+    campaign = Campaign(f"c-{campaign_type}-{suffix}", publisher_id or f"pub-{suffix}", campaign_type, skus,
+                        tuple(f"ad-{campaign_type}-{suffix}-{n}" for n in range(ads)), "test campaign")
+    CampaignStore(db(stack)).apply(campaign)
+    return campaign
+
+
+def post_event(stack: dict[str, Any], kind: str, ad_id: str, body: Any = None, *, data: bytes | None = None,
+               headers: dict[str, str] | None = None) -> requests.Response:
+    url = f"{stack['functions']['beacon']}/v1/beacon/{kind}/{ad_id}"
+    if data is None:
+        return requests.post(url, json=body, headers=headers, timeout=30)
+    return requests.post(url, data=data, headers=headers, timeout=30)
+
+
+def post_conversion(stack: dict[str, Any], body: Any) -> requests.Response:
+    return requests.post(f"{stack['functions']['beacon']}/v1/beacon/conversion", json=body, timeout=30)
+
+
+def order(campaign: Campaign, *items: tuple[str, float, float], user: str = "user-1", session: str = "session-1",
+          order_id: str | None = None, created_at: datetime | None = None) -> dict[str, Any]:
+    """A valid conversion of ``campaign``'s publisher with items (sku, quantity, promotional price)."""
+    moment = created_at or datetime.now(timezone.utc)
+    return {
+        "channel": "ecommerce", "publisher_id": campaign.publisher_id, "user_id": user, "session_id": session,
+        "order_id": order_id or uuid.uuid4().hex, "email_hashed": EMAIL_HASH,
+        "items": [{"sku": sku, "seller_id": None, "product_id": None, "quantity": quantity,
+                   "price": price + 100, "promotional_price": price} for sku, quantity, price in items],
+        "created_at": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    }
+
+
+def counted(stack: dict[str, Any], campaign_id: str, kind: str) -> int:
+    query = (db(stack).collection(AD_EVENTS).where(filter=firestore.FieldFilter("campaignId", "==", campaign_id))
+             .where(filter=firestore.FieldFilter("kind", "==", kind)))
+    return int(query.count(alias="n").get()[0][0].value)

@@ -1,0 +1,164 @@
+"""Reports: GET /v1/reports/campaigns/{id} (authenticated) and the admin CLI, on the local stack."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from shared.attribution import AttributionService, Window
+from shared.beacon import BeaconService
+from shared.campaigns import AdLookup, CampaignStore
+from shared.config import BeaconSettings
+from shared.publisher import OutgoingMessage, PublishOutcome
+from tests.integration.beacon_support import db, fresh_campaign, order, post_event
+from tools import admin
+
+DAY1 = datetime(2026, 2, 1, 23, 59, 59, tzinfo=timezone.utc)
+DAY2 = DAY1 + timedelta(seconds=1)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def get_report(stack: dict[str, Any], campaign_id: str, key: str | None = None, **params: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {key or stack['dev_api_key']}"}
+    return requests.get(f"{stack['functions']['reports']}/v1/reports/campaigns/{campaign_id}", params=params,
+                        headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def history(stack: dict[str, Any]):
+    """Two days of a display campaign: day 1 two impressions and a view; day 2 an impression (and
+    a duplicate), a view, a click, two attributed orders (21.00 and 0.30) and one without a
+    campaign SKU."""
+    client = db(stack)
+    campaign = fresh_campaign(stack, "display", skus=("SKU-1", "SKU-2"))
+    clock, messages = Clock(DAY1), []
+
+    def publish(batch: list[OutgoingMessage]) -> list[PublishOutcome]:
+        messages.extend(json.loads(m.data) for m in batch)
+        return [PublishOutcome(message_id="1")] * len(batch)
+
+    beacon = BeaconService(BeaconSettings.from_env(), client, AdLookup(CampaignStore(client).ad, 0), publish,
+                           clock, touchpoint_ttl=timedelta(days=15))
+
+    def send(path: str, body: dict[str, Any]) -> None:
+        assert beacon.handle("POST", path, {}, json.dumps(body).encode(), False).status == 202
+    ad = f"/v1/beacon/{{}}/{campaign.ad_ids[0]}"
+    send(ad.format("impression"), {"session_id": "s1"})
+    send(ad.format("impression"), {"session_id": "s2"})
+    send(ad.format("view"), {"session_id": "s1"})
+    clock.now = DAY2
+    send(ad.format("impression"), {"session_id": "s1"})  # 1 s after s1's first: a duplicate
+    send(ad.format("impression"), {"session_id": "s3"})
+    send(ad.format("view"), {"session_id": "s2"})
+    send(ad.format("click"), {"session_id": "s2"})
+    send("/v1/beacon/conversion", order(campaign, ("SKU-1", 2, 10.25), ("SKU-2", 1, 0.5), ("X", 1, 99.0),
+                                        session="s1", created_at=DAY2))
+    send("/v1/beacon/conversion", order(campaign, ("SKU-2", 3, 0.1), session="s2", created_at=DAY2))
+    send("/v1/beacon/conversion", order(campaign, ("X", 1, 5.0), session="s2", created_at=DAY2))
+    clock.now = DAY2 + timedelta(minutes=1)
+    window = Window(timedelta(days=14), timedelta(minutes=5))
+    attribution = AttributionService(client, CampaignStore(client), window, clock)
+    for message in messages:
+        attribution.process(message)
+    return campaign
+
+
+def test_report_per_day(stack: dict[str, Any], history) -> None:
+    answer = get_report(stack, history.id, **{"from": "2026-01-31", "to": "2026-02-02"})
+    assert answer.status_code == 200
+    report = answer.json()
+    assert (report["campaign_id"], report["type"], report["publisher_id"]) == (history.id, "display",
+                                                                                history.publisher_id)
+    zero = {"impressions": 0, "views": 0, "clicks": 0, "conversions": 0, "attributed_revenue": 0.0}
+    assert report["days"] == [
+        {"date": "2026-01-31", **zero},
+        {"date": "2026-02-01", **zero, "impressions": 2, "views": 1},
+        {"date": "2026-02-02", "impressions": 1, "views": 1, "clicks": 1, "conversions": 2,
+         "attributed_revenue": 21.3},
+    ]
+    assert report["totals"] == {"impressions": 3, "views": 2, "clicks": 1, "conversions": 2,
+                                "attributed_revenue": 21.3}
+
+
+def test_report_needs_a_valid_api_key(stack: dict[str, Any], history) -> None:
+    url = f"{stack['functions']['reports']}/v1/reports/campaigns/{history.id}"
+    assert requests.get(url, timeout=10).status_code == 401
+    answer = get_report(stack, history.id, key="fpk_nope_nope")
+    assert answer.status_code == 401 and "messages" in answer.json()
+
+
+@pytest.mark.parametrize("params,status", [
+    ({"from": "2026-02-03", "to": "2026-02-01"}, 400),
+    ({"from": "yesterday"}, 400),
+    ({"from": "2026-02-30"}, 400),
+    ({"from": "2025-01-01", "to": "2026-02-01"}, 400),
+])
+def test_bad_ranges_are_refused(stack: dict[str, Any], history, params: dict[str, str], status: int) -> None:
+    answer = get_report(stack, history.id, **params)
+    assert answer.status_code == status and answer.json()["messages"]
+
+
+def test_unknown_campaign(stack: dict[str, Any]) -> None:
+    assert get_report(stack, "no-such-campaign").status_code == 404
+
+
+def test_default_range_is_the_last_seven_days_with_live_beacons(stack: dict[str, Any]) -> None:
+    campaign = fresh_campaign(stack, "product")
+    post_event(stack, "click", campaign.ad_ids[0], {"session_id": "s-live"})
+    report = get_report(stack, campaign.id).json()
+    assert len(report["days"]) == 7
+    assert report["days"][-1]["date"] == datetime.now(timezone.utc).date().isoformat()
+    assert report["totals"]["clicks"] == 1
+
+
+def test_admin_cli_apply_list_report(stack: dict[str, Any], history, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    suffix = history.id.rsplit("-", 1)[1]
+    campaign_file = tmp_path / "campaigns.yaml"
+    campaign_file.write_text(f"""
+campaigns:
+  - id: cli-{suffix}
+    publisher_id: pub-cli
+    type: video
+    skus: ["12221"]
+    ad_ids: ["ad-cli-{suffix}-1", "ad-cli-{suffix}-2"]
+""")
+    assert admin.main(["campaigns", "apply", "-f", str(campaign_file)]) == 0
+    assert f"applied cli-{suffix} (video, publisher pub-cli): 2 ads, 1 SKUs" in capsys.readouterr().out
+    assert post_event(stack, "view", f"ad-cli-{suffix}-2", {"session_id": "s"}).status_code == 202
+
+    campaign_file.write_text(campaign_file.read_text().replace(f', "ad-cli-{suffix}-2"', ""))
+    assert admin.main(["campaigns", "apply", "-f", str(campaign_file)]) == 0
+    assert f"removed ads ad-cli-{suffix}-2" in capsys.readouterr().out
+    assert CampaignStore(db(stack)).ad(f"ad-cli-{suffix}-2") is None
+
+    assert admin.main(["campaigns", "list"]) == 0
+    assert f"cli-{suffix}" in capsys.readouterr().out
+    assert admin.main(["campaigns", "report", history.id, "--from", "2026-02-01", "--to", "2026-02-02"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].split() == ["total", "3", "2", "1", "2", "21.30"]
+
+
+def test_admin_cli_refuses_an_invalid_file_and_an_ad_of_another_campaign(
+        stack: dict[str, Any], history, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("campaigns:\n  - id: x\n    type: banner\n")
+    assert admin.main(["campaigns", "apply", "-f", str(bad)]) == 1
+    assert "type: must be one of product, display, video" in capsys.readouterr().err
+    stolen = tmp_path / "stolen.yaml"
+    stolen.write_text(f"campaigns:\n  - id: thief\n    publisher_id: p\n    type: product\n"
+                      f"    skus: [A]\n    ad_ids: [{history.ad_ids[0]}]\n")
+    assert admin.main(["campaigns", "apply", "-f", str(stolen)]) == 1
+    assert f"already belongs to campaign '{history.id}'" in capsys.readouterr().err

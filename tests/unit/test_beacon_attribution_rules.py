@@ -1,0 +1,113 @@
+"""The attribution rule on its own: windows, edges, the product match, revenue."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from shared.attribution import Touchpoint, Window, attribute, parse_created_at, revenue_micros
+from shared.campaigns import Campaign
+
+ORDER_AT = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
+WINDOW = timedelta(days=14)
+SKEW = timedelta(minutes=5)
+TOUCHPOINT_TTL = WINDOW + timedelta(days=1)
+CAMPAIGNS = {
+    "A": Campaign("A", "pub", "product", ("SKU-001", "SKU-002", "SKU-003"), ("ad-a",)),
+    "B": Campaign("B", "pub", "display", ("SKU-004", "SKU-005"), ("ad-b",)),
+    "V": Campaign("V", "pub", "video", ("SKU-002",), ("ad-v",)),
+}
+
+
+def conversion(*skus: str, user: str = "u1", session: str = "s-order") -> dict:
+    return {"publisher_id": "pub", "user_id": user, "session_id": session, "order_id": "o1",
+            "items": [{"sku": s, "quantity": 2, "price": 10.0, "promotional_price": 9.9} for s in skus]}
+
+
+def touch(campaign: str, kind: str, at: datetime = ORDER_AT - timedelta(days=1), user: str | None = "u1",
+          session: str = "s-ad", publisher: str = "pub") -> Touchpoint:
+    return Touchpoint(campaign, CAMPAIGNS[campaign].type, publisher, f"ad-{campaign.lower()}", kind, user, session,
+                      at, at + TOUCHPOINT_TTL)
+
+
+def attributed(order: dict, *touchpoints: Touchpoint, now: datetime = ORDER_AT) -> dict[str, int]:
+    result = attribute(order, ORDER_AT, touchpoints, CAMPAIGNS, Window(WINDOW, SKEW), now)
+    return {a.campaign_id: a.revenue_micros for a in result}
+
+
+def test_spec_scenario_1_viewed_campaign_a_bought_sku_002() -> None:
+    # Campaign A is a product campaign, so its touch is a click.
+    assert attributed(conversion("SKU-002"), touch("A", "click")) == {"A": 19_800_000}
+
+
+def test_spec_scenario_2_viewed_campaign_b_bought_sku_999() -> None:
+    assert attributed(conversion("SKU-999"), touch("B", "view")) == {}
+
+
+def test_product_ads_need_a_click_display_and_video_a_view() -> None:
+    assert attributed(conversion("SKU-001"), touch("A", "view")) == {}
+    assert attributed(conversion("SKU-004"), touch("B", "click")) == {}
+    assert attributed(conversion("SKU-004"), touch("B", "view")) == {"B": 19_800_000}
+    assert attributed(conversion("SKU-002"), touch("V", "view")) == {"V": 19_800_000}
+
+
+@pytest.mark.parametrize("before,counts", [
+    (timedelta(days=14), True),
+    (timedelta(days=14, microseconds=1), False),
+    (timedelta(0), True),
+    (-SKEW, True),  # after the order, within the clock difference allowed
+    (-SKEW - timedelta(microseconds=1), False),
+])
+def test_window_edges_day_14_included(before: timedelta, counts: bool) -> None:
+    touchpoint = touch("A", "click", at=ORDER_AT - before)
+    assert bool(attributed(conversion("SKU-001"), touchpoint)) is counts
+
+
+def test_same_user_or_same_session() -> None:
+    assert attributed(conversion("SKU-001"), touch("A", "click", user=None, session="s-order")) != {}
+    assert attributed(conversion("SKU-001"), touch("A", "click", user="u1", session="other")) != {}
+    assert attributed(conversion("SKU-001"), touch("A", "click", user="u2", session="other")) == {}
+    assert attributed(conversion("SKU-001", user="u1"), touch("A", "click", user=None, session="other")) == {}
+
+
+def test_another_publishers_touchpoint_does_not_count() -> None:
+    assert attributed(conversion("SKU-001"), touch("A", "click", publisher="other")) == {}
+
+
+def test_an_expired_touchpoint_not_yet_deleted_counts_as_absent() -> None:
+    at = ORDER_AT - timedelta(days=13)
+    assert attributed(conversion("SKU-001"), touch("A", "click", at=at), now=at + TOUCHPOINT_TTL) == {}
+    assert attributed(conversion("SKU-001"), touch("A", "click", at=at), now=at + WINDOW) != {}
+
+
+def test_revenue_is_promotional_price_times_quantity_of_matching_items_only() -> None:
+    order = conversion()
+    order["items"] = [{"sku": "SKU-001", "quantity": 1, "price": 2000.0, "promotional_price": 1899.0},
+                      {"sku": "SKU-003", "quantity": 3, "price": 0.2, "promotional_price": 0.1},
+                      {"sku": "SKU-999", "quantity": 2, "price": 500.0, "promotional_price": 400.0}]
+    result = attribute(order, ORDER_AT, [touch("A", "click")], CAMPAIGNS, Window(WINDOW, SKEW), ORDER_AT)
+    assert [(a.campaign_id, a.matched_skus, a.revenue_micros) for a in result] == [
+        ("A", ["SKU-001", "SKU-003"], 1_899_300_000)]  # 0.1 x 3 exactly, no float drift
+
+
+def test_every_qualifying_campaign_is_credited_with_its_latest_touchpoint() -> None:
+    early, late = touch("A", "click", at=ORDER_AT - timedelta(days=3)), touch("A", "click")
+    result = attribute(conversion("SKU-002", "SKU-004"), ORDER_AT, [early, late, touch("B", "view")], CAMPAIGNS,
+                       Window(WINDOW, SKEW), ORDER_AT)
+    assert [a.campaign_id for a in result] == ["A", "B"]
+    assert result[0].touchpoint == late
+
+
+def test_revenue_micros_rounds_half_even() -> None:
+    assert revenue_micros([{"quantity": 3, "promotional_price": 0.3333335}]) == 1_000_000 + 0
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2023-01-01T09:20:00Z", datetime(2023, 1, 1, 9, 20, tzinfo=timezone.utc)),
+    ("2023-01-01T09:20:00.123456789Z", datetime(2023, 1, 1, 9, 20, 0, 123456, tzinfo=timezone.utc)),
+    ("2023-01-01T09:20:00.5+00:00", datetime(2023, 1, 1, 9, 20, 0, 500000, tzinfo=timezone.utc)),
+    ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+])
+def test_created_at_parsing(text: str, expected: datetime) -> None:
+    assert parse_created_at(text) == expected

@@ -1,0 +1,93 @@
+"""``campaigns``: the retail-media campaign registry and its reports.
+
+    campaigns apply -f examples/campaigns/demo.yaml   # create or replace the file's campaigns
+    campaigns list                                    # every campaign, its ads and SKUs
+    campaigns report <campaign id> [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+
+``apply`` validates the whole file first and writes nothing if anything is wrong; an ad a
+campaign no longer lists is removed. The beacon sees changes within CAMPAIGN_CACHE_SECONDS (30 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Callable
+
+import yaml
+from google.cloud import firestore
+
+from shared.campaigns import Campaign, CampaignFileError, CampaignStore, parse_campaigns
+from shared.clients import firestore_client
+from shared.clock import utc_now
+from shared.reports import CampaignReports, report_json
+from shared.reports_api import DEFAULT_DAYS
+
+
+def register(groups: argparse._SubParsersAction) -> None:
+    campaigns = groups.add_parser("campaigns", help="retail-media campaigns: apply, list, report")
+    commands = campaigns.add_subparsers(dest="command", required=True)
+    apply = commands.add_parser("apply", help="create or replace the campaigns of a YAML file")
+    apply.add_argument("-f", "--file", type=Path, required=True)
+    apply.set_defaults(run=_apply)
+    commands.add_parser("list", help="list campaigns").set_defaults(run=_list)
+    report = commands.add_parser("report", help="per-day impressions, views, clicks, conversions, revenue")
+    report.add_argument("campaign_id")
+    report.add_argument("--from", dest="first", type=date.fromisoformat, help="first day (UTC), YYYY-MM-DD")
+    report.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (UTC), default today")
+    report.set_defaults(run=_report)
+
+
+def apply_file(path: Path, db: firestore.Client, out: Callable[[str], None] = print) -> list[Campaign]:
+    """Validate every campaign of ``path``, then register them; raises CampaignFileError."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CampaignFileError(f"{path}: not valid YAML: {exc}")
+    campaigns = parse_campaigns(document)
+    store = CampaignStore(db)
+    for campaign in campaigns:
+        removed = store.apply(campaign)
+        out(f"applied {campaign.id} ({campaign.type}, publisher {campaign.publisher_id}): "
+            f"{len(campaign.ad_ids)} ads, {len(campaign.skus)} SKUs"
+            + (f"; removed ads {', '.join(removed)}" if removed else ""))
+    return campaigns
+
+
+def _apply(args: argparse.Namespace) -> int:
+    try:
+        apply_file(args.file, firestore_client())
+    except (CampaignFileError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    print(f"{'CAMPAIGN':<20} {'TYPE':<8} {'PUBLISHER':<18} {'ADS':<32} SKUS")
+    for c in CampaignStore(firestore_client()).list():
+        print(f"{c.id:<20} {c.type:<8} {c.publisher_id:<18} {','.join(c.ad_ids):<32} {','.join(c.skus)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    db = firestore_client()
+    campaign = CampaignStore(db).get(args.campaign_id)
+    if campaign is None:
+        print(f"error: no campaign {args.campaign_id!r}", file=sys.stderr)
+        return 1
+    last = args.last or utc_now().date()
+    first = args.first or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        print("error: --from is after --to", file=sys.stderr)
+        return 2
+    report = report_json(campaign, first, last, CampaignReports(db).daily(campaign.id, first, last))
+    print(f"campaign {campaign.id} ({campaign.type}, publisher {campaign.publisher_id}) "
+          f"{report['from']} .. {report['to']}")
+    print(f"{'DATE':<12} {'IMPRESSIONS':>11} {'VIEWS':>7} {'CLICKS':>7} {'CONVERSIONS':>11} {'REVENUE':>12}")
+    for row in [*report["days"], {"date": "total", **report["totals"]}]:
+        print(f"{row['date']:<12} {row['impressions']:>11} {row['views']:>7} {row['clicks']:>7} "
+              f"{row['conversions']:>11} {row['attributed_revenue']:>12.2f}")
+    return 0

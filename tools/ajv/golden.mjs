@@ -1,0 +1,47 @@
+// Golden files for the beacon's 422 answers: what real Ajv says for each input.
+//
+//   cd tools/ajv && npm install && node golden.mjs
+//
+// For each schema in SCHEMAS, reads the named cases in tests/golden/inputs/<dir>.json and
+// writes tests/golden/<dir>/<case>.json = {name, schema, ajv, valid, errors}. The Ajv
+// instance is configured as the beacon claims to behave: Ajv's defaults (draft-07, strict)
+// plus allErrors, with ajv-formats' full formats. tests/unit/test_ajv_golden.py compares
+// the Python validator's output with these files field by field.
+import Ajv from "ajv";
+import addFormats from "ajv-formats";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const SCHEMAS = {
+  conversions: "shared/schemas/beacon/conversion.json",
+  ad_events: "shared/schemas/beacon/ad_event.json",
+};
+
+const readJson = (path) => JSON.parse(readFileSync(join(root, path), "utf8"));
+
+for (const [dir, schemaPath] of Object.entries(SCHEMAS)) {
+  // One Ajv instance per schema: the same schema compiled once, as the beacon does.
+  const ajv = new Ajv({ allErrors: true });
+  addFormats(ajv);
+  const validate = ajv.compile(readJson(schemaPath));
+  const cases = readJson(`tests/golden/inputs/${dir}.json`);
+  const outDir = join(root, "tests", "golden", dir);
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const seen = new Set();
+  for (const { name, body } of cases) {
+    if (!/^[a-z0-9_]+$/.test(name) || seen.has(name)) throw new Error(`bad or repeated case name ${name}`);
+    seen.add(name);
+    const valid = validate(body);
+    const errors = valid ? [] : validate.errors;
+    const golden = { name, schema: schemaPath, ajv: ajvVersion(), valid, errors };
+    writeFileSync(join(outDir, `${name}.json`), JSON.stringify(golden, null, 2) + "\n");
+  }
+  console.log(`${dir}: ${cases.length} cases written to ${outDir}`);
+}
+
+function ajvVersion() {
+  return JSON.parse(readFileSync(join(root, "tools/ajv/node_modules/ajv/package.json"), "utf8")).version;
+}
