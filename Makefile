@@ -10,7 +10,7 @@ CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 export TF_CLI_CONFIG_FILE := /dev/null
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: demo test up package bench tf-validate infra-check clean check-system
+.PHONY: demo test up package bench tf-validate infra-check py312-check clean check-system
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	@$(MAKE) --no-print-directory check-system
@@ -50,6 +50,18 @@ package: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) -m tools.bench
 
+# The deployed runtime is python312: build a 3.12 venv, run the unit tests and import every
+# packaged function with it. PYTHON312 defaults to pyenv's 3.12 when present.
+PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
+py312-check: package
+	@command -v $(PYTHON312) >/dev/null || { echo "error: Python 3.12 not found (set PYTHON312=...)"; exit 1; }
+	$(PYTHON312) -m venv .venv312
+	.venv312/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	.venv312/bin/python -m pytest tests/unit -q -p no:cacheprovider
+	@for dir in build/package/*/; do name=$$(basename $$dir); \
+	  (cd $$dir && ../../../.venv312/bin/python -E -c "import main; main.$$name") || exit 1; \
+	  echo "$$name: imports from its package on Python 3.12"; done
+
 # Offline Terraform checks alone (also part of `make test`).
 infra-check: $(INSTALLED) $(CHECKOV_INSTALLED)
 	terraform fmt -check -recursive terraform
@@ -61,4 +73,4 @@ tf-validate:
 	cd terraform && terraform init -backend=false -input=false && terraform validate
 
 clean:
-	rm -rf build .stack .pytest_cache terraform/.terraform
+	rm -rf build .stack .pytest_cache terraform/.terraform .venv312
