@@ -16,12 +16,14 @@ from shared import config, structured_log
 from shared.clients import firestore_client
 from shared.delivery_log import DeliveryLog
 from shared.forwarded_event import MalformedEvent, PubSubMessage
-from shared.forwarding import DeliveryIncomplete, Forwarder, dead_letter_attributes
+from shared.forwarding import (NO_DESTINATIONS, NO_PARTNER, NOT_FOR_THIS_FORWARDER, DeliveryIncomplete, Forwarder,
+                               dead_letter_attributes)
 from shared.partners import CachedPartners, PartnerRegistry
 from shared.publisher import EventPublisher, OutgoingMessage
 from shared.secret_refs import SecretResolver
 
 FUNCTION_KINDS = {"forward_webhook": "webhook", "forward_mongodb": "mongodb", "forward_gcs": "gcs"}
+NOTHING_TO_DELIVER = (NOT_FOR_THIS_FORWARDER, NO_PARTNER, NO_DESTINATIONS)
 # Deliveries of one event to several destinations of one kind run side by side.
 _EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="deliver")
 
@@ -78,6 +80,10 @@ def handle(function_name: str, cloud_event: Any) -> None:
         structured_log.error("not a Pub/Sub message; dropped", reason=str(exc), forwarder=function_name)
         return
     try:
-        forwarder(function_name).handle(message)
+        outcome = forwarder(function_name).handle(message)
     except DeliveryIncomplete as exc:
         flask.abort(503, description=str(exc))
+    if outcome in NOTHING_TO_DELIVER:
+        # Most events concern no partner of this kind: DEBUG keeps them out of default views.
+        structured_log.log("DEBUG", "acknowledged: nothing to deliver", flow_id=message.attributes.get("flowId"),
+                           eventId=message.attributes.get("eventId"), reason=outcome, forwarder=function_name)
