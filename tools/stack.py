@@ -246,6 +246,12 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def stop_child(self, name: str) -> None:
+        """Stop one child (e.g. a function instance a test launched) and forget it."""
+        for child in [c for c in self.children if c.name == name]:
+            child.stop()
+            self.children.remove(child)
+
     def dead_children(self) -> list[Child]:
         return [c for c in self.children if c.process.poll() is not None]
 

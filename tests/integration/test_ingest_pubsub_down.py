@@ -27,9 +27,7 @@ def proxied_ingest(local_stack, stack: dict[str, Any]) -> Iterator[tuple[str, Tc
     url = local_stack.launch_function("ingest", {"PUBSUB_EMULATOR_HOST": proxy.address}, instance=instance)
     yield url, proxy
     proxy.close()
-    for child in [c for c in local_stack.children if c.name.endswith(instance)]:
-        child.stop()
-        local_stack.children.remove(child)
+    local_stack.stop_child(f"function-ingest{instance}")
 
 
 @pytest.fixture
