@@ -1,7 +1,7 @@
 output "function_urls" {
   description = "URL of every function, by name."
   value = merge(
-    { for name, f in google_cloudfunctions2_function.http : name => f.service_config[0].uri },
+    { for name, m in module.http_function : name => m.url },
     { for name, m in module.pushed_function : name => m.url },
   )
 }

@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PRIMITIVE_ROLES = re.compile(r"roles/(owner|editor|viewer)\b")
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 ALLOWED_PUBLIC_FUNCTIONS = {"beacon"}
+# Root-level modules that each deploy one Cloud Function per for_each key.
+FUNCTION_MODULES = ("modules/function", "modules/pushed_function")
 COLLECTION_CONSTANT = re.compile(r"^\s*[A-Z_]*COLLECTION[A-Z_]*\s*(?::\s*[\w\[\]]+)?\s*=\s*[\"']([\w\-]+)[\"']", re.M)
 
 
@@ -109,10 +111,10 @@ def terraform_function_names(root: Path) -> set[str]:
         raise ValueError("; ".join(problems))
     names: set[str] = set()
     for block in terraform_blocks(root):
-        if block.file.parent.name == "pushed_function":
-            continue  # the module's own function is counted through the module block
+        if block.file.parent.parent.name == "modules":
+            continue  # a module's own function is counted through the root's module block
         deploys = block.kind == "google_cloudfunctions2_function" or (
-            block.kind == "module" and str(block.body.get("source", "")).endswith("modules/pushed_function"))
+            block.kind == "module" and str(block.body.get("source", "")).endswith(FUNCTION_MODULES))
         if not deploys:
             continue
         selector = _for_each(block).strip("${}")

@@ -94,7 +94,7 @@ def test_a_function_folder_without_a_resource_is_caught(tree):
 
 def test_a_terraform_function_block_removed_is_caught(tree):
     path = tree / "terraform" / "functions.tf"
-    _edit(path, "for_each    = local.http_functions", "for_each    = {}")
+    _edit(path, "for_each = local.http_functions", "for_each = {}")
     assert any("has no Cloud Function resource" in p for p in infra_checks.check_terraform_deploys_every_function(tree))
 
 

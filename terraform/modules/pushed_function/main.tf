@@ -16,44 +16,24 @@ locals {
   pusher_account = "push-${substr(local.service_name, 0, 23)}"
 }
 
-resource "google_cloudfunctions2_function" "this" {
-  name        = local.service_name
-  location    = var.region
-  description = var.description
+module "function" {
+  source = "../function"
 
-  build_config {
-    runtime     = "python312"
-    entry_point = var.name
-    source {
-      storage_source {
-        bucket = var.source_bucket
-        object = var.source_object
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = var.memory
-    timeout_seconds                  = var.timeout_seconds
-    max_instance_request_concurrency = var.concurrency
-    available_cpu                    = "1"
-    max_instance_count               = var.max_instances
-    service_account_email            = var.service_account_email
-    environment_variables            = var.environment
-    # Reachable by its push subscription only: internal ingress plus run.invoker for the pusher.
-    ingress_settings               = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision = true
-
-    dynamic "secret_environment_variables" {
-      for_each = var.secrets
-      content {
-        key        = secret_environment_variables.key
-        project_id = var.project_id
-        secret     = secret_environment_variables.value
-        version    = "latest"
-      }
-    }
-  }
+  name                  = var.name
+  description           = var.description
+  project_id            = var.project_id
+  region                = var.region
+  source_bucket         = var.source_bucket
+  source_object         = var.source_object
+  service_account_email = var.service_account_email
+  environment           = var.environment
+  secrets               = var.secrets
+  memory                = var.memory
+  timeout_seconds       = var.timeout_seconds
+  concurrency           = var.concurrency
+  max_instances         = var.max_instances
+  # Reachable by its push subscription only: internal ingress plus run.invoker for the pusher.
+  ingress = "ALLOW_INTERNAL_ONLY"
 }
 
 # The identity Pub/Sub uses to sign push requests (OIDC); the only invoker of the function.
@@ -64,7 +44,7 @@ resource "google_service_account" "pusher" {
 
 resource "google_cloud_run_service_iam_member" "pusher_invokes" {
   location = var.region
-  service  = google_cloudfunctions2_function.this.name
+  service  = module.function.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.pusher.email}"
 }
@@ -89,10 +69,10 @@ resource "google_pubsub_subscription" "push" {
   message_retention_duration = "604800s"
 
   push_config {
-    push_endpoint = google_cloudfunctions2_function.this.service_config[0].uri
+    push_endpoint = module.function.url
     oidc_token {
       service_account_email = google_service_account.pusher.email
-      audience              = google_cloudfunctions2_function.this.service_config[0].uri
+      audience              = module.function.url
     }
   }
 

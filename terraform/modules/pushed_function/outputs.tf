@@ -1,6 +1,6 @@
 output "url" {
   description = "The function's URL (push endpoint)."
-  value       = google_cloudfunctions2_function.this.service_config[0].uri
+  value       = module.function.url
 }
 
 output "dead_letter_topic" {
