@@ -1,26 +1,34 @@
 # HTTP functions (ingest, beacon, monitor, ...): every function of topology.yaml with trigger "http".
 # Topic-triggered functions are in pubsub.tf, through modules/pushed_function.
 
+locals {
+  # What modules/function takes, for every function of topology.yaml.
+  function_inputs = {
+    for name, f in local.functions : name => {
+      name                  = name
+      description           = try(f.description, "")
+      project_id            = var.project_id
+      region                = var.region
+      source_bucket         = google_storage_bucket.sources.name
+      source_object         = google_storage_bucket_object.source[name].name
+      service_account_email = google_service_account.function[name].email
+      environment           = local.environment[name]
+      secrets               = try(f.secrets, {})
+      memory                = local.settings[name].memory
+      timeout_seconds       = local.settings[name].timeout
+      concurrency           = local.settings[name].concurrency
+      max_instances         = local.settings[name].max_instances
+    }
+  }
+}
+
 module "http_function" {
   source   = "./modules/function"
   for_each = local.http_functions
 
-  name                  = each.key
-  description           = try(each.value.description, "")
-  project_id            = var.project_id
-  region                = var.region
-  source_bucket         = google_storage_bucket.sources.name
-  source_object         = google_storage_bucket_object.source[each.key].name
-  service_account_email = google_service_account.function[each.key].email
-  environment           = local.environment[each.key]
-  secrets               = try(each.value.secrets, {})
-  memory                = local.settings[each.key].memory
-  timeout_seconds       = local.settings[each.key].timeout
-  concurrency           = local.settings[each.key].concurrency
-  max_instances         = local.settings[each.key].max_instances
+  function = local.function_inputs[each.key]
   # Called from outside Google Cloud (platform apps, browsers, external systems).
-  ingress = "ALLOW_ALL"
-
+  ingress    = "ALLOW_ALL"
   depends_on = [google_project_service.required]
 }
 

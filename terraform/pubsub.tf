@@ -13,22 +13,10 @@ module "pushed_function" {
   source   = "./modules/pushed_function"
   for_each = local.pushed_functions
 
-  name                    = each.key
-  description             = try(each.value.description, "")
-  project_id              = var.project_id
+  function                = local.function_inputs[each.key]
   project_number          = data.google_project.current.number
-  region                  = var.region
   topic_id                = google_pubsub_topic.platform[each.value.topic].id
-  source_bucket           = google_storage_bucket.sources.name
-  source_object           = google_storage_bucket_object.source[each.key].name
-  service_account_email   = google_service_account.function[each.key].email
-  environment             = local.environment[each.key]
-  secrets                 = try(each.value.secrets, {})
-  memory                  = local.settings[each.key].memory
-  timeout_seconds         = local.settings[each.key].timeout
-  concurrency             = local.settings[each.key].concurrency
-  max_instances           = local.settings[each.key].max_instances
-  max_delivery_attempts   = var.max_delivery_attempts
+  max_delivery_attempts   = coalesce(var.max_delivery_attempts, try(each.value.push.max_delivery_attempts, local.push_defaults.max_delivery_attempts))
   min_backoff             = "${try(each.value.push.min_backoff_seconds, local.push_defaults.min_backoff_seconds)}s"
   max_backoff             = "${try(each.value.push.max_backoff_seconds, local.push_defaults.max_backoff_seconds)}s"
   ack_deadline_seconds    = try(each.value.push.ack_deadline_seconds, local.push_defaults.ack_deadline_seconds)

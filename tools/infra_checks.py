@@ -22,6 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PRIMITIVE_ROLES = re.compile(r"roles/(owner|editor|viewer)\b")
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 ALLOWED_PUBLIC_FUNCTIONS = {"beacon"}
+# How modules/pushed_function names its topic and subscription after its function.
+MODULE_FUNCTION_NAME = "${var.function.name}"
 # Root-level modules that each deploy one Cloud Function per for_each key.
 FUNCTION_MODULES = ("modules/function", "modules/pushed_function")
 COLLECTION_CONSTANT = re.compile(r"^\s*[A-Z_]*COLLECTION[A-Z_]*\s*(?::\s*[\w\[\]]+)?\s*=\s*[\"']([\w\-]+)[\"']", re.M)
@@ -199,14 +201,14 @@ def terraform_pubsub_names(root: Path) -> tuple[set[str], set[str]]:
         if block.kind == "google_pubsub_topic":
             if block.file.parent.name == "pushed_function":
                 template = str(block.body["name"])
-                topics |= {template.replace("${var.name}", n) for n in pushed}
+                topics |= {template.replace(MODULE_FUNCTION_NAME, n) for n in pushed}
             elif "local.topics" in _for_each(block):
                 topics |= set(topology.get("topics") or {})
             elif not _for_each(block):
                 topics.add(str(block.body["name"]))
         if block.kind == "google_pubsub_subscription" and "push_config" in block.body \
                 and block.file.parent.name == "pushed_function":
-            subscriptions |= {str(block.body["name"]).replace("${var.name}", n) for n in pushed}
+            subscriptions |= {str(block.body["name"]).replace(MODULE_FUNCTION_NAME, n) for n in pushed}
     return topics, subscriptions
 
 

@@ -11,27 +11,14 @@ terraform {
 }
 
 locals {
-  service_name   = replace(var.name, "_", "-")
+  service_name   = replace(var.function.name, "_", "-")
   pubsub_agent   = "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
   pusher_account = "push-${substr(local.service_name, 0, 23)}"
 }
 
 module "function" {
-  source = "../function"
-
-  name                  = var.name
-  description           = var.description
-  project_id            = var.project_id
-  region                = var.region
-  source_bucket         = var.source_bucket
-  source_object         = var.source_object
-  service_account_email = var.service_account_email
-  environment           = var.environment
-  secrets               = var.secrets
-  memory                = var.memory
-  timeout_seconds       = var.timeout_seconds
-  concurrency           = var.concurrency
-  max_instances         = var.max_instances
+  source   = "../function"
+  function = var.function
   # Reachable by its push subscription only: internal ingress plus run.invoker for the pusher.
   ingress = "ALLOW_INTERNAL_ONLY"
 }
@@ -39,11 +26,11 @@ module "function" {
 # The identity Pub/Sub uses to sign push requests (OIDC); the only invoker of the function.
 resource "google_service_account" "pusher" {
   account_id   = local.pusher_account
-  display_name = "Pub/Sub push to ${var.name}"
+  display_name = "Pub/Sub push to ${var.function.name}"
 }
 
 resource "google_cloud_run_service_iam_member" "pusher_invokes" {
-  location = var.region
+  location = var.function.region
   service  = module.function.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.pusher.email}"
@@ -58,12 +45,12 @@ resource "google_service_account_iam_member" "agent_signs_as_pusher" {
 
 resource "google_pubsub_topic" "dead_letter" {
   #checkov:skip=CKV_GCP_83:Google-managed encryption, as for the platform topics (see pubsub.tf).
-  name                       = "${var.name}-dead-letter"
+  name                       = "${var.function.name}-dead-letter"
   message_retention_duration = var.dead_letter_retention
 }
 
 resource "google_pubsub_subscription" "push" {
-  name                       = var.name
+  name                       = var.function.name
   topic                      = var.topic_id
   ack_deadline_seconds       = var.ack_deadline_seconds
   message_retention_duration = "604800s"
@@ -108,7 +95,7 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
 resource "google_pubsub_topic_iam_member" "function_publishes_dead_letters" {
   topic  = google_pubsub_topic.dead_letter.id
   role   = "roles/pubsub.publisher"
-  member = "serviceAccount:${var.service_account_email}"
+  member = "serviceAccount:${var.function.service_account_email}"
 }
 
 # Dead-lettering: the service agent publishes to the dead-letter topic and acks the original.

@@ -1,17 +1,6 @@
-variable "name" {
-  description = "Function name (topology.yaml key); also the push subscription's name."
-  type        = string
-}
-
-variable "description" {
-  description = "What the function does."
-  type        = string
-  default     = ""
-}
-
-variable "project_id" {
-  description = "Project of the platform."
-  type        = string
+variable "function" {
+  description = "The function the subscription pushes to, as modules/function takes it (that module checks its type)."
+  type        = any
 }
 
 variable "project_number" {
@@ -19,61 +8,9 @@ variable "project_number" {
   type        = string
 }
 
-variable "region" {
-  description = "Region of the function."
-  type        = string
-}
-
 variable "topic_id" {
   description = "Topic whose messages invoke the function (projects/P/topics/T)."
   type        = string
-}
-
-variable "source_bucket" {
-  description = "Bucket of the packaged source."
-  type        = string
-}
-
-variable "source_object" {
-  description = "Object of the packaged source (named after its hash)."
-  type        = string
-}
-
-variable "service_account_email" {
-  description = "The function's own service account."
-  type        = string
-}
-
-variable "environment" {
-  description = "Environment variables of the function."
-  type        = map(string)
-  default     = {}
-}
-
-variable "secrets" {
-  description = "Environment variable name => Secret Manager secret id, mounted at the latest version."
-  type        = map(string)
-  default     = {}
-}
-
-variable "memory" {
-  description = "Memory per instance, e.g. 512Mi."
-  type        = string
-}
-
-variable "timeout_seconds" {
-  description = "Request timeout; also bounds one delivery attempt."
-  type        = number
-}
-
-variable "concurrency" {
-  description = "Concurrent requests per instance."
-  type        = number
-}
-
-variable "max_instances" {
-  description = "Maximum instances."
-  type        = number
 }
 
 variable "max_delivery_attempts" {
