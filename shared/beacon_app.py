@@ -13,6 +13,7 @@ from shared.beacon import BeaconService
 from shared.campaigns import AdLookup, CampaignStore
 from shared.clock import utc_now
 from shared.clients import firestore_client
+from shared.http_body import read_bounded
 from shared.publisher import EventPublisher
 
 
@@ -29,9 +30,7 @@ def service() -> BeaconService:
 def handle(request: flask.Request) -> flask.Response:
     beacon = service()
     limit = beacon.body_limit(request.path)
-    # Read one byte past the limit: enough to know the body is too large without buffering it.
-    body = request.stream.read(limit + 1)
-    too_large = len(body) > limit or (request.content_length or 0) > limit
+    body, too_large = read_bounded(request, limit)
     answer = beacon.handle(request.method, request.path, request.headers, body, too_large)
     payload = "" if answer.body is None else json.dumps(answer.body, ensure_ascii=False)
     return flask.Response(payload, status=answer.status, headers=answer.headers,

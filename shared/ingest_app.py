@@ -10,6 +10,7 @@ import flask
 from shared import config
 from shared.api_keys import ApiKeyStore, ApiKeyVerifier
 from shared.clients import firestore_client
+from shared.http_body import read_bounded
 from shared.ingest import IngestService
 from shared.publisher import EventPublisher
 
@@ -25,9 +26,7 @@ def service() -> IngestService:
 def handle(request: flask.Request) -> flask.Response:
     ingest = service()
     limit = ingest.body_limit(request.path)
-    # Read one byte past the limit: enough to know the body is too large without buffering it.
-    body = request.stream.read(limit + 1)
-    too_large = len(body) > limit or (request.content_length or 0) > limit
+    body, too_large = read_bounded(request, limit)
     answer = ingest.handle(request.method, request.path, request.headers.get("Authorization"), body, too_large)
     return flask.Response(
         json.dumps(answer.body, ensure_ascii=False), status=answer.status, mimetype="application/json"

@@ -10,6 +10,7 @@ import flask
 from shared import config
 from shared.api_keys import ApiKeyStore, ApiKeyVerifier
 from shared.clients import firestore_client
+from shared.http_body import read_bounded
 from shared.monitor.config import CachedConfig, ConfigStore
 from shared.monitor.service import MonitorRequest, MonitorService
 from shared.monitor.store import UserStore
@@ -33,15 +34,14 @@ def service() -> MonitorService:
 
 def handle(request: flask.Request) -> flask.Response:
     limit = settings().max_body_bytes
-    # Read one byte past the limit: enough to know the body is too large without buffering it.
-    body = request.stream.read(limit + 1)
+    body, too_large = read_bounded(request, limit)
     answer = service().handle(MonitorRequest(
         method=request.method,
         path=request.path,
         headers={name.lower(): value for name, value in request.headers.items()},
         remote_addr=request.remote_addr or "",
         body=body,
-        too_large=len(body) > limit or (request.content_length or 0) > limit,
+        too_large=too_large,
     ))
     if answer.body is None:
         return flask.Response(status=answer.status, headers=answer.headers)
