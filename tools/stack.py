@@ -10,7 +10,6 @@ start-up failed half-way.
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import os
@@ -125,15 +124,11 @@ def _fake_gcs_binary() -> Path | None:
 # ---------------------------------------------------------------------------------------------
 # Child processes.
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _child_setup() -> None:
-    # Ask the kernel to end the child if this process dies without cleaning up (SIGKILL, crash).
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
+# Ask the kernel to end a child if this process dies without cleaning up (SIGKILL, crash).
+# util-linux's setpriv sets the parent-death signal and execs the command, so the child keeps its
+# PID. It replaces a preexec_fn, which is unsafe here: the tests' process runs gRPC threads, and
+# running Python between fork and exec sometimes broke a child's start-up.
+_DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
 
 
 @dataclass
@@ -261,9 +256,9 @@ class LocalStack:
         log_path = self.state_dir / "logs" / f"{name}.log"
         log_file = open(log_path, "wb")
         process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            _DIE_WITH_PARENT + command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})}, cwd=REPO_ROOT,
-            start_new_session=True, preexec_fn=_child_setup,
+            start_new_session=True,
         )
         log_file.close()
         child = Child(name, process, log_path)
@@ -284,8 +279,11 @@ class LocalStack:
         ports = {name: free_port() for name in ("pubsub", "firestore", "storage", "mongodb")}
         # Start all four, then wait: the two JVMs warm up in parallel.
         pubsub = self._spawn("pubsub-emulator", [str(b.pubsub_emulator), "--host=127.0.0.1", f"--port={ports['pubsub']}"])
+        # The Firestore script runs java as its child (not exec): its JAVA variable is word-split,
+        # so java gets its own parent-death signal and goes when the script goes.
         firestore = self._spawn("firestore-emulator", [str(b.firestore_emulator), "start", "--host=127.0.0.1",
-                                                       f"--port={ports['firestore']}"])
+                                                       f"--port={ports['firestore']}"],
+                                {"JAVA": " ".join(_DIE_WITH_PARENT + ["java"])})
         storage = self._spawn("fake-gcs-server", [str(b.fake_gcs_server), "-scheme", "http", "-backend", "memory",
                                                   "-host", "127.0.0.1", "-port", str(ports["storage"])])
         mongodb = self._spawn("secantusdb", [str(b.secantusd), "--host", "127.0.0.1", "--port", str(ports["mongodb"]),

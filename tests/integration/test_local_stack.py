@@ -130,3 +130,20 @@ def test_the_running_stack_has_exactly_terraforms_topics_and_push_subscriptions(
     held = {s.name.rsplit("/", 1)[1] for s in subscriber.list_subscriptions(project=f"projects/{stack['project_id']}")
             if s.topic.endswith("-dead-letter")}
     assert held == tf_holds == set(stack["dead_letter_subscriptions"])
+
+
+def test_children_die_with_a_killed_stack(tmp_path):
+    """SIGKILL leaves the stack no chance to clean up: the kernel's parent-death signal must."""
+    process = subprocess.Popen([sys.executable, "-m", "tools.stack", "up", "--state-dir", str(tmp_path)],
+                               cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        info_file = tmp_path / "stack.json"
+        poll(info_file.exists, timeout=120, what="stack.json")
+        pids = json.loads(info_file.read_text())["processes"]
+        process.kill()
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    poll(lambda: not any(alive(pid) or group_members(pid) for pid in pids.values()), timeout=30,
+         what="every child and its process group to die with the stack")
