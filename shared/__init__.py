@@ -1,5 +1,7 @@
-"""FPASS event-data platform: the logic behind every Cloud Function.
+"""FPASS event-data platform: the logic behind every Cloud Function, one package per domain.
 
-Entry points in ``functions/<name>/main.py`` only decode the request, call into this
-package and encode the answer. Each module here holds one concept.
+``platform`` (what every function stands on) and ``events`` (the event contract, the Events
+Protocol, the Pub/Sub message) are shared; ``ingest``, ``forwarding``, ``retail_media`` and
+``monitor`` are the domains, each importing only ``platform`` and ``events``. Entry points in
+``functions/<name>/main.py`` only hand the request to their domain's ``app`` module.
 """

@@ -13,10 +13,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from shared.event_contract import known_event_types
-from shared.partners import PartnerRegistry, parse_partner
-from shared.webhook_guard import check_webhook_url
-from shared.webhook_signing import new_secret
+from shared.events.contract import known_event_types
+from shared.forwarding.destinations.webhook_guard import check_webhook_url
+from shared.forwarding.destinations.webhook_signing import new_secret
+from shared.forwarding.partners import PartnerRegistry, parse_partner
 from tools.stack import LocalStack, _http_ok, free_port
 
 WEBHOOK_SECRET_ENV = "LOCAL_WEBHOOK_SECRET"
@@ -56,7 +56,7 @@ def local_partner(whitelabel: str, sink_url: str, *, bucket: str = DEMO_BUCKET, 
 
 
 def apply_local_partner(config: dict[str, Any]) -> None:
-    from shared.clients import firestore_client
+    from shared.platform.clients import firestore_client
 
     partner = parse_partner(config, lambda url: check_webhook_url(url, allow_loopback=True), known_event_types())
     PartnerRegistry(firestore_client()).apply(partner)

@@ -377,7 +377,7 @@ class LocalStack:
     def _create_dev_api_key(self) -> str:
         from google.cloud import firestore
 
-        from shared.api_keys import ApiKeyStore
+        from shared.platform.api_keys import ApiKeyStore
 
         key, _ = ApiKeyStore(firestore.Client(project=self.project_id)).create("local-development")
         return key

@@ -3,7 +3,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import attribution_app
+from shared.retail_media import attribution_app
 
 
 @functions_framework.cloud_event

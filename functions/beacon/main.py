@@ -3,7 +3,7 @@
 import flask
 import functions_framework
 
-from shared import beacon_app
+from shared.retail_media import beacon_app
 
 
 @functions_framework.http

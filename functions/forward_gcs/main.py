@@ -4,7 +4,7 @@
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from shared import forwarding_app
+from shared.forwarding import app as forwarding_app
 
 
 @functions_framework.cloud_event

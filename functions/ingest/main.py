@@ -3,7 +3,7 @@
 import flask
 import functions_framework
 
-from shared import ingest_app
+from shared.ingest import app as ingest_app
 
 
 @functions_framework.http

@@ -3,7 +3,7 @@
 import flask
 import functions_framework
 
-from shared import reports_app
+from shared.retail_media import reports_app
 
 
 @functions_framework.http

@@ -7,26 +7,27 @@ from functools import lru_cache
 
 import flask
 
-from shared import config
-from shared.api_keys import ApiKeyStore, ApiKeyVerifier
-from shared.clients import firestore_client
-from shared.http_body import read_bounded
 from shared.monitor.config import CachedConfig, ConfigStore
 from shared.monitor.service import MonitorRequest, MonitorService
+from shared.monitor.settings import MonitorSettings
 from shared.monitor.store import UserStore
-from shared.publisher import EventPublisher
+from shared.platform.api_keys import ApiKeyStore, ApiKeyVerifier
+from shared.platform.clients import firestore_client
+from shared.platform.http import read_bounded
+from shared.platform.publisher import EventPublisher
+from shared.platform.settings import project_id
 
 
 @lru_cache(maxsize=1)
-def settings() -> config.MonitorSettings:
-    return config.MonitorSettings.from_env()
+def settings() -> MonitorSettings:
+    return MonitorSettings.from_env()
 
 
 @lru_cache(maxsize=1)
 def service() -> MonitorService:
     current = settings()
     db = firestore_client()
-    publisher = EventPublisher(config.project_id(), current.events_topic, current.publish_timeout_seconds)
+    publisher = EventPublisher(project_id(), current.events_topic, current.publish_timeout_seconds)
     keys = ApiKeyVerifier(ApiKeyStore(db).lookup, current.api_key_cache_seconds)
     monitor_config = CachedConfig(ConfigStore(db).load, current.config_cache_seconds)
     return MonitorService(keys, monitor_config.get, UserStore(db), publisher.publish_many)

@@ -2,7 +2,7 @@
 
 The request body holds the event type's field values and ``lum_user.trackId`` (as
 ``{"lum_user": {"trackId": ...}}`` or the key ``"lum_user.trackId"``). The occurrence becomes
-the event ``monitor.event`` (schema: shared/schemas/events/monitor.event/v1.json):
+the event ``monitor.event`` (schema: shared/events/schemas/monitor.event/v1.json):
 
     {"eventId": "<new UUIDv4>", "eventDate": "<when recorded, UTC>",
      "eventType": "monitor.event",

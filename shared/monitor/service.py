@@ -18,16 +18,35 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from shared import event_contract, structured_log
-from shared.api_keys import ApiKeyVerifier
+from shared.events import contract as event_contract
+from shared.events.message import event_message
 from shared.monitor import events
 from shared.monitor.config import MonitorConfig
-from shared.monitor.errors import MonitorError, invalid_fields, missing_fields, problem, user_not_found
-from shared.monitor.operations import Context, plan_consent, plan_create, plan_identify, plan_update
+from shared.monitor.errors import (
+    MonitorError,
+    invalid_fields,
+    missing_fields,
+    problem,
+    user_not_found,
+)
+from shared.monitor.operations import (
+    Context,
+    plan_consent,
+    plan_create,
+    plan_identify,
+    plan_update,
+)
 from shared.monitor.rules import RequestFacts
 from shared.monitor.store import UserStore
-from shared.monitor.users import new_track_id, personal_fields_set, validate_changes, validate_friendly_id
-from shared.publisher import OutgoingMessage, PublishOutcome, event_message
+from shared.monitor.users import (
+    new_track_id,
+    personal_fields_set,
+    validate_changes,
+    validate_friendly_id,
+)
+from shared.platform import logs as structured_log
+from shared.platform.api_keys import ApiKeyVerifier
+from shared.platform.publisher import OutgoingMessage, PublishOutcome
 
 SPEC_PREFIX = "/lumis/api/rest/lumis/monitor"
 JSON = "application/json"

@@ -10,8 +10,8 @@ from typing import Any
 import requests
 from google.cloud import firestore
 
-from shared.beacon import AD_EVENTS
-from shared.campaigns import Campaign, CampaignStore
+from shared.retail_media.beacon import AD_EVENTS
+from shared.retail_media.campaigns import Campaign, CampaignStore
 
 EMAIL_HASH = hashlib.sha256(b"buyer@example.com").hexdigest()
 

@@ -11,13 +11,24 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from shared.attribution import ATTRIBUTIONS, CONVERSIONS, AttributionService, Window
-from shared.beacon import BeaconService
-from shared.campaigns import AdLookup, CampaignStore
-from shared.config import BeaconSettings
-from shared.publisher import OutgoingMessage, PublishOutcome
+from shared.platform.publisher import OutgoingMessage, PublishOutcome
+from shared.retail_media.attribution import (
+    ATTRIBUTIONS,
+    CONVERSIONS,
+    AttributionService,
+    Window,
+)
+from shared.retail_media.beacon import BeaconService
+from shared.retail_media.campaigns import AdLookup, CampaignStore
+from shared.retail_media.settings import BeaconSettings
 from tests.conftest import poll
-from tests.integration.beacon_support import db, fresh_campaign, order, post_conversion, post_event
+from tests.integration.beacon_support import (
+    db,
+    fresh_campaign,
+    order,
+    post_conversion,
+    post_event,
+)
 
 WINDOW = timedelta(days=14)
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from shared import config
-from shared.beacon import BeaconService
-from shared.campaigns import AdLookup, CampaignStore
-from shared.dedup import COLLECTION, DedupStore, key_id
-from shared.publisher import OutgoingMessage, PublishOutcome
+from shared.platform.publisher import OutgoingMessage, PublishOutcome
+from shared.retail_media.beacon import BeaconService
+from shared.retail_media.campaigns import AdLookup, CampaignStore
+from shared.retail_media.dedup import COLLECTION, DedupStore, key_id
+from shared.retail_media.settings import BeaconSettings
 from tests.integration.beacon_support import counted, db, fresh_campaign, post_event
 
 START = datetime(2026, 5, 4, 10, 0, tzinfo=timezone.utc)
@@ -42,7 +42,7 @@ class RecordingPublisher:
 def beacon(stack: dict[str, Any]) -> tuple[BeaconService, Clock, RecordingPublisher]:
     """The beacon's code in this process, on the stack's Firestore, with a clock the test moves."""
     clock, publisher, client = Clock(), RecordingPublisher(), db(stack)
-    settings = replace(config.BeaconSettings.from_env(), allowed_origins=frozenset())
+    settings = replace(BeaconSettings.from_env(), allowed_origins=frozenset())
     service = BeaconService(settings, client, AdLookup(CampaignStore(client).ad, 0), publisher, clock,
                             touchpoint_ttl=timedelta(days=15))
     return service, clock, publisher
@@ -155,7 +155,7 @@ def test_a_conversion_resent_within_30_days_is_ignored_then_accepted_again(stack
 
 def test_a_conversion_that_could_not_be_queued_can_be_sent_again(stack: dict[str, Any], beacon) -> None:
     service, clock, publisher = beacon
-    failing = BeaconService(config.BeaconSettings.from_env(), db(stack), lambda _: None,
+    failing = BeaconService(BeaconSettings.from_env(), db(stack), lambda _: None,
                             lambda messages: [PublishOutcome(error="down")] * len(messages), clock,
                             timedelta(days=15))
     body = {"channel": "app", "publisher_id": "p", "user_id": "u", "session_id": "s", "order_id": "o-retry-"

@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.beacon_support import counted, fresh_campaign, post_conversion, post_event
+from tests.integration.beacon_support import (
+    counted,
+    fresh_campaign,
+    post_conversion,
+    post_event,
+)
 from tools.stack_beacon import DEMO_ORIGIN
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import requests
 
-from shared.attribution import AttributionService, Window
-from shared.beacon import BeaconService
-from shared.campaigns import AdLookup, CampaignStore
-from shared.config import BeaconSettings
-from shared.publisher import OutgoingMessage, PublishOutcome
+from shared.platform.publisher import OutgoingMessage, PublishOutcome
+from shared.retail_media.attribution import AttributionService, Window
+from shared.retail_media.beacon import BeaconService
+from shared.retail_media.campaigns import AdLookup, CampaignStore
+from shared.retail_media.settings import BeaconSettings
 from tests.integration.beacon_support import db, fresh_campaign, order, post_event
 from tools import admin
 

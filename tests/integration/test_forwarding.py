@@ -19,15 +19,22 @@ from pymongo import MongoClient
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from shared.delivery_log import DeliveryLog
-from shared.forwarded_event import ForwardedEvent, PubSubMessage
-from shared.gcs_delivery import object_name
-from shared.partners import COLLECTION as PARTNERS
-from shared.publisher import encode_event
+from shared.events.message import encode_event
+from shared.forwarding.delivery_log import DeliveryLog
+from shared.forwarding.destinations.gcs import object_name
+from shared.forwarding.message import ForwardedEvent, PubSubMessage
+from shared.forwarding.partners import COLLECTION as PARTNERS
 from tests.conftest import fresh_event, poll
 from tools import admin
-from tools.forwarding_local import (DEMO_COLLECTION, DEMO_PREFIX, MONGODB_URI_ENV, WEBHOOK_SECRET_ENV,
-                                    apply_local_partner, create_bucket, local_partner)
+from tools.forwarding_local import (
+    DEMO_COLLECTION,
+    DEMO_PREFIX,
+    MONGODB_URI_ENV,
+    WEBHOOK_SECRET_ENV,
+    apply_local_partner,
+    create_bucket,
+    local_partner,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from shared.publisher import encode_event
+from shared.events.message import encode_event
 from tests.conftest import fresh_event, spec_example
 from tests.integration.ingest_support import TopicReader, post
 

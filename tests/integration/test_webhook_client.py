@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.webhook_client import PinnedHttpClient
+from shared.forwarding.destinations.webhook_client import PinnedHttpClient
 
 
 class Recorder(ThreadingHTTPServer):

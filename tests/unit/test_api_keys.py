@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.api_keys import ApiKeyVerifier, hash_key, split_key
+from shared.platform.api_keys import ApiKeyVerifier, hash_key, split_key
 
 KEY = "fpk_abc123def456_s3cr3t-value"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.ajv_errors import AjvSchema, UnsupportedSchema, ajv_date_time
-from shared.beacon import schema
+from shared.retail_media.ajv_errors import AjvSchema, UnsupportedSchema, ajv_date_time
+from shared.retail_media.beacon import schema
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SCHEMA_OF = {"conversions": "conversion", "ad_events": "ad_event"}
@@ -35,7 +35,7 @@ def test_every_input_has_its_golden_output() -> None:
 @pytest.mark.parametrize("directory,name", golden_cases())
 def test_errors_equal_ajv_field_by_field(directory: str, name: str) -> None:
     golden = json.loads((GOLDEN / directory / f"{name}.json").read_text(encoding="utf-8"))
-    assert golden["schema"] == f"shared/schemas/beacon/{SCHEMA_OF[directory]}.json"
+    assert golden["schema"] == f"shared/retail_media/schemas/{SCHEMA_OF[directory]}.json"
     got = schema(SCHEMA_OF[directory]).errors(golden_input(directory, name))
     assert len(got) == len(golden["errors"]), [e["message"] for e in got]
     for index, (ours, ajv) in enumerate(zip(got, golden["errors"])):

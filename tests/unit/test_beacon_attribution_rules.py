@@ -6,8 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared.attribution import Touchpoint, Window, attribute, parse_created_at, revenue_micros
-from shared.campaigns import Campaign
+from shared.retail_media.attribution import (
+    Touchpoint,
+    Window,
+    attribute,
+    parse_created_at,
+    revenue_micros,
+)
+from shared.retail_media.campaigns import Campaign
 
 ORDER_AT = datetime(2026, 3, 20, 12, 0, tzinfo=timezone.utc)
 WINDOW = timedelta(days=14)

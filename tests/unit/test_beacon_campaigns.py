@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.campaigns import Ad, AdLookup, CampaignFileError, parse_campaigns
+from shared.retail_media.campaigns import (
+    Ad,
+    AdLookup,
+    CampaignFileError,
+    parse_campaigns,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "campaigns" / "demo.yaml"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from shared.attribution import ATTRIBUTIONS
-from shared.beacon import AD_EVENTS, TOUCHPOINTS, schema
-from shared.dedup import COLLECTION as DEDUP_KEYS
+from shared.retail_media.attribution import ATTRIBUTIONS
+from shared.retail_media.beacon import AD_EVENTS, TOUCHPOINTS, schema
+from shared.retail_media.dedup import COLLECTION as DEDUP_KEYS
 from tools import topology
 
 ROOT = Path(__file__).resolve().parents[2]

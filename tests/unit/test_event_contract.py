@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from shared import event_contract
+from shared.events import contract as event_contract
 from tests.conftest import spec_example
 
 

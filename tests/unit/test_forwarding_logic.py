@@ -10,12 +10,18 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from shared.delivery_log import DEAD_LETTERED, DELIVERED, FAILED, Attempt, LogEntry
-from shared.forwarded_event import ForwardedEvent, MalformedEvent, PubSubMessage
-from shared.forwarding import DeliveryIncomplete, Forwarder
-from shared.gcs_delivery import object_name
-from shared.partners import GcsDestination, Partner, WebhookDestination
-from shared.publisher import encode_event
+from shared.events.message import encode_event
+from shared.forwarding.delivery_log import (
+    DEAD_LETTERED,
+    DELIVERED,
+    FAILED,
+    Attempt,
+    LogEntry,
+)
+from shared.forwarding.destinations.gcs import object_name
+from shared.forwarding.forwarder import DeliveryIncomplete, Forwarder
+from shared.forwarding.message import ForwardedEvent, MalformedEvent, PubSubMessage
+from shared.forwarding.partners import GcsDestination, Partner, WebhookDestination
 from tests.conftest import fresh_event
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

@@ -10,16 +10,30 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared import event_contract
+from shared.events import contract as event_contract
 from shared.monitor import config as monitor_config
 from shared.monitor import events
 from shared.monitor.config import CachedConfig, MonitorConfig, Privacy
 from shared.monitor.errors import MonitorError
-from shared.monitor.operations import Context, IdentifyRule, Reads, decide_identify, plan_create, plan_identify
+from shared.monitor.operations import (
+    Context,
+    IdentifyRule,
+    Reads,
+    decide_identify,
+    plan_create,
+    plan_identify,
+)
 from shared.monitor.rules import MonitoringRules, RequestFacts
 from shared.monitor.service import _route
-from shared.monitor.users import (apply_changes, merge_users, new_track_id, new_user, personal_fields_set,
-                                  require_consent, validate_changes)
+from shared.monitor.users import (
+    apply_changes,
+    merge_users,
+    new_track_id,
+    new_user,
+    personal_fields_set,
+    require_consent,
+    validate_changes,
+)
 from shared.monitor.values import InvalidValue, ValueSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "monitor"

@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.event_contract import known_event_types
-from shared.partners import (GcsDestination, InvalidPartnerConfig, MongoDestination, WebhookDestination,
-                             from_document, parse_partner)
-from shared.webhook_guard import check_webhook_url
+from shared.events.contract import known_event_types
+from shared.forwarding.destinations.webhook_guard import check_webhook_url
+from shared.forwarding.partners import (
+    GcsDestination,
+    InvalidPartnerConfig,
+    MongoDestination,
+    WebhookDestination,
+    from_document,
+    parse_partner,
+)
 from tools.admin_commands.partners import load_partners, partner_entries
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "partners" / "company-xpto.yaml"

@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from shared.api_keys import ApiKeyVerifier, hash_key
-from shared.config import IngestSettings
-from shared.ingest import IngestService
-from shared.protocol import ProtocolError, answer, parse_request
-from shared.publisher import OutgoingMessage, PublishOutcome
+from shared.events.protocol import ProtocolError, answer, parse_request
+from shared.ingest.service import IngestService
+from shared.ingest.settings import IngestSettings
+from shared.platform.api_keys import ApiKeyVerifier, hash_key
+from shared.platform.publisher import OutgoingMessage, PublishOutcome
 from tests.conftest import fresh_event
 
 KEY = "fpk_000000000001_secret"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.secret_refs import SecretResolver, SecretUnavailable, ref_problem
+from shared.forwarding.secret_refs import SecretResolver, SecretUnavailable, ref_problem
 
 
 @pytest.mark.parametrize("ref", ["env:LOCAL_WEBHOOK_SECRET", "env:_X1",

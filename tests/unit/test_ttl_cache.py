@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.ttl_cache import TtlCache
+from shared.platform.ttl_cache import TtlCache
 
 
 def test_values_absent_ones_included_are_reused_until_they_expire():

@@ -7,8 +7,15 @@ import ipaddress
 
 import pytest
 
-from shared.webhook_guard import (BLOCKED_IPV4, BLOCKED_IPV6, BlockedDestination, blocked_reason,
-                                  check_webhook_url, resolve_checked, url_problems)
+from shared.forwarding.destinations.webhook_guard import (
+    BLOCKED_IPV4,
+    BLOCKED_IPV6,
+    BlockedDestination,
+    blocked_reason,
+    check_webhook_url,
+    resolve_checked,
+    url_problems,
+)
 
 # For every blocked range: its first address, one inside, its last. Spelt out (not only derived
 # from the tables) so a range dropped from a table fails here.

@@ -9,7 +9,12 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from shared.webhook_signing import InvalidSigningSecret, new_secret, signed_headers, signing_key
+from shared.forwarding.destinations.webhook_signing import (
+    InvalidSigningSecret,
+    new_secret,
+    signed_headers,
+    signing_key,
+)
 
 BODY = '{"eventId":"ca542dca-3649-4ca4-8142-8f1761fa822f","data":{"tags":["Nível ABC"]}}'.encode("utf-8")
 

@@ -19,11 +19,16 @@ from typing import Callable
 import yaml
 from google.cloud import firestore
 
-from shared.campaigns import Campaign, CampaignFileError, CampaignStore, parse_campaigns
-from shared.clients import firestore_client
-from shared.clock import utc_now
-from shared.reports import CampaignReports, report_json
-from shared.reports_api import DEFAULT_DAYS
+from shared.platform.clients import firestore_client
+from shared.platform.clock import utc_now
+from shared.retail_media.campaigns import (
+    Campaign,
+    CampaignFileError,
+    CampaignStore,
+    parse_campaigns,
+)
+from shared.retail_media.reports import CampaignReports, report_json
+from shared.retail_media.reports_api import DEFAULT_DAYS
 
 
 def register(groups: argparse._SubParsersAction) -> None:

@@ -20,10 +20,15 @@ from typing import Callable, Iterator
 from google.api_core.exceptions import NotFound
 from google.cloud import pubsub_v1
 
-from shared import config
-from shared.forwarded_event import REPLAY_FOR_ATTRIBUTE, ForwardedEvent, MalformedEvent, PubSubMessage
-from shared.forwarding import REASON_ATTRIBUTE, SOURCE_ATTRIBUTE
-from shared.publisher import EventPublisher, OutgoingMessage
+from shared.forwarding.forwarder import REASON_ATTRIBUTE, SOURCE_ATTRIBUTE
+from shared.forwarding.message import (
+    REPLAY_FOR_ATTRIBUTE,
+    ForwardedEvent,
+    MalformedEvent,
+    PubSubMessage,
+)
+from shared.platform.publisher import EventPublisher, OutgoingMessage
+from shared.platform.settings import project_id
 from tools import topology
 
 PULL_BATCH = 100
@@ -130,7 +135,7 @@ class HoldSubscription:
 
 def _holds(args: argparse.Namespace) -> list[HoldSubscription]:
     subscriber = pubsub_v1.SubscriberClient()
-    project = config.project_id()
+    project = project_id()
     return [HoldSubscription(subscriber, project, spec) for spec in topology.load().subscriptions
             if args.function in (None, spec.name)]
 
@@ -158,7 +163,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     chosen = _chosen(args.partner)
-    project = config.project_id()
+    project = project_id()
     publishers: dict[str, EventPublisher] = {}
     replayed = 0
     for hold in _holds(args):

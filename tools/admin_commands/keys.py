@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from shared.api_keys import ApiKeyStore
-from shared.clients import firestore_client
+from shared.platform.api_keys import ApiKeyStore
+from shared.platform.clients import firestore_client
 
 
 def register(groups: argparse._SubParsersAction) -> None:

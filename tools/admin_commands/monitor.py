@@ -23,9 +23,9 @@ from typing import Any, Callable
 import yaml
 from google.cloud import firestore
 
-from shared.clients import firestore_client
 from shared.monitor import config as monitor_config
 from shared.monitor.store import UserStore
+from shared.platform.clients import firestore_client
 
 
 def register(groups: argparse._SubParsersAction) -> None:

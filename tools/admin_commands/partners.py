@@ -16,10 +16,15 @@ from typing import Any
 
 import yaml
 
-from shared.clients import firestore_client
-from shared.event_contract import known_event_types
-from shared.partners import InvalidPartnerConfig, Partner, PartnerRegistry, parse_partner
-from shared.webhook_guard import check_webhook_url
+from shared.events.contract import known_event_types
+from shared.forwarding.destinations.webhook_guard import check_webhook_url
+from shared.forwarding.partners import (
+    InvalidPartnerConfig,
+    Partner,
+    PartnerRegistry,
+    parse_partner,
+)
+from shared.platform.clients import firestore_client
 
 
 def register(groups: argparse._SubParsersAction) -> None:

@@ -15,8 +15,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SCHEMAS = {
-  conversions: "shared/schemas/beacon/conversion.json",
-  ad_events: "shared/schemas/beacon/ad_event.json",
+  conversions: "shared/retail_media/schemas/conversion.json",
+  ad_events: "shared/retail_media/schemas/ad_event.json",
 };
 
 const readJson = (path) => JSON.parse(readFileSync(join(root, path), "utf8"));

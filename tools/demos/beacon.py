@@ -13,7 +13,7 @@ from typing import Any, Callable
 import requests
 from google.cloud import firestore
 
-from shared.attribution import CONVERSIONS
+from shared.retail_media.attribution import CONVERSIONS
 from tools.stack_beacon import DEMO_ORIGIN
 
 

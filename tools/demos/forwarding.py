@@ -12,10 +12,10 @@ import requests
 from google.cloud import firestore, storage
 from pymongo import MongoClient
 
-from shared.delivery_log import COLLECTION as DELIVERY_LOG
-from shared.forwarded_event import ForwardedEvent, PubSubMessage
-from shared.gcs_delivery import object_name
-from shared.publisher import encode_event
+from shared.events.message import encode_event
+from shared.forwarding.delivery_log import COLLECTION as DELIVERY_LOG
+from shared.forwarding.destinations.gcs import object_name
+from shared.forwarding.message import ForwardedEvent, PubSubMessage
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "events" / "user.interaction.view.json"
 WAIT_SECONDS = 30.0

@@ -1,0 +1,223 @@
+"""The beacon: storefront browsers report ad impressions, views and clicks, and conversions.
+
+    POST /v1/beacon/{impression|view|click}/{adId}   {"session_id": ..., "user_id": ...}
+    POST /v1/beacon/conversion                        the order (retail_media/schemas/conversion.json)
+
+Bodies come from ``navigator.sendBeacon`` (``text/plain`` for a string, the Blob's type
+otherwise) or ``fetch``. Success is ``202``; an invalid body is ``422`` with Ajv's error list.
+
+An ad event counts once per user (user_id, else session_id) and ad within its dedup window
+(shared.retail_media.dedup): a counted event writes its dedup key, an ``ad_events`` record (what reports
+count) and, when it can attribute a sale (a click on a product ad, a view of a display or video
+ad), a ``touchpoints`` record kept for the attribution window, all in one atomic batch.
+Duplicates get the same 202 and write nothing.
+
+A conversion is claimed per publisher_id + order_id for 30 days and published to topic
+``conversions``; the attribution function does the rest. Resends within 30 days get 202 and are
+ignored. If Pub/Sub does not confirm, the claim is released and the answer is 503: send again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from google.cloud import firestore
+
+from shared.events.message import encode_event
+from shared.platform import logs as structured_log
+from shared.platform.clock import Clock
+from shared.platform.publisher import OutgoingMessage, PublishOutcome
+from shared.retail_media.ajv_errors import AjvSchema
+from shared.retail_media.campaigns import ATTRIBUTING_EVENT, Ad
+from shared.retail_media.dedup import DedupStore, Write, key_id
+from shared.retail_media.settings import BeaconSettings
+
+AD_EVENTS = "ad_events"
+TOUCHPOINTS = "touchpoints"
+AD_EVENT_KINDS = ("impression", "view", "click")
+SCHEMAS = Path(__file__).parent / "schemas"
+ACCEPTED = {"impression": "impression accepted", "view": "view accepted", "click": "click accepted",
+            "conversion": "conversion will be processed soon"}
+# sendBeacon sends a string as text/plain and a Blob with its type (none for an untyped Blob).
+ACCEPTED_CONTENT_TYPES = {"", "application/json", "text/plain"}
+CORS_MAX_AGE_SECONDS = 86400
+
+_AD_EVENT_ROUTE = re.compile(r"/v1/beacon/(impression|view|click)/([^/]+)")
+_CONVERSION_ROUTE = "/v1/beacon/conversion"
+
+Publish = Callable[[Sequence[OutgoingMessage]], list[PublishOutcome]]
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> AjvSchema:
+    return AjvSchema(json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def messages(*texts: str) -> dict[str, list[str]]:
+    """The body of every answer that is not a validation error, as in the spec's 202."""
+    return {"messages": list(texts)}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, body: Any):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def invalid_json(error: str) -> Refused:
+    """A body that is not JSON, reported in the same (Ajv) shape as a schema violation."""
+    return Refused(422, [{"instancePath": "", "schemaPath": "#", "keyword": "json",
+                          "params": {"error": error[:200]}, "message": "must be valid JSON"}])
+
+
+def parse_json(body: bytes) -> Any:
+    """JSON as JavaScript's JSON.parse reads it: NaN and Infinity are not JSON."""
+    def reject(constant: str) -> Any:
+        raise ValueError(f"{constant} is not valid JSON")
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=reject)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise invalid_json(str(exc))
+
+
+class BeaconService:
+    def __init__(self, settings: BeaconSettings, db: firestore.Client, ads: Callable[[str], Ad | None],
+                 publish: Publish, clock: Clock, touchpoint_ttl: timedelta):
+        self._settings = settings
+        self._db = db
+        self._ads = ads
+        self._publish = publish
+        self._clock = clock
+        self._dedup = DedupStore(db, clock)
+        self._touchpoint_ttl = touchpoint_ttl
+        self._windows = {
+            "impression": timedelta(seconds=settings.impression_dedup_seconds),
+            "view": timedelta(seconds=settings.view_dedup_seconds),
+            "click": timedelta(seconds=settings.click_dedup_seconds),
+            "conversion": timedelta(seconds=settings.conversion_dedup_seconds),
+        }
+
+    def body_limit(self, path: str) -> int:
+        if path.rstrip("/") == _CONVERSION_ROUTE:
+            return self._settings.max_conversion_bytes
+        return self._settings.max_ad_event_bytes
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes, too_large: bool) -> Answer:
+        cors = self._cors_headers(headers.get("Origin"))
+        try:
+            route = path.rstrip("/")
+            ad_event = _AD_EVENT_ROUTE.fullmatch(route)
+            if not ad_event and route != _CONVERSION_ROUTE:
+                raise Refused(404, messages(f"no route for {method} {path}"))
+            if cors is None:
+                raise Refused(403, messages("this origin may not send beacons"))
+            if method == "OPTIONS":
+                return Answer(204, None, {**cors, **self._preflight_headers()})
+            if method != "POST":
+                raise Refused(405, messages("use POST"))
+            if too_large:
+                raise Refused(413, messages(f"the body exceeds {self.body_limit(route)} bytes"))
+            content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if content_type not in ACCEPTED_CONTENT_TYPES:
+                raise Refused(415, messages("send application/json (or text/plain) JSON"))
+            document = parse_json(body)
+            if ad_event:
+                kind, ad_id = ad_event.groups()
+                answer = self._ad_event(kind, ad_id, document)
+            else:
+                answer = self._conversion(document)
+        except Refused as refused:
+            answer = Answer(refused.status, refused.body)
+        return Answer(answer.status, answer.body, {**(cors or {}), **answer.headers})
+
+    def _cors_headers(self, origin: str | None) -> dict[str, str] | None:
+        """CORS headers for an allowed origin, {} without an Origin (not a browser), None when refused."""
+        if not origin:
+            return {}
+        if origin.rstrip("/") not in self._settings.allowed_origins:
+            return None
+        # sendBeacon sends credentials: the origin must be named, never "*".
+        return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
+
+    @staticmethod
+    def _preflight_headers() -> dict[str, str]:
+        return {"Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS)}
+
+    # -- ad events ------------------------------------------------------------------------------
+
+    def _ad_event(self, kind: str, ad_id: str, document: Any) -> Answer:
+        errors = schema("ad_event").errors(document)
+        if errors:
+            return Answer(422, errors)
+        ad = self._ads(ad_id)
+        if ad is None:
+            return Answer(404, messages(f"unknown ad {ad_id!r}"))
+        user_id = document.get("user_id") or None
+        session_id = document["session_id"]
+        identity = f"user:{user_id}" if user_id else f"session:{session_id}"
+        now = self._clock()
+        writes = [Write(self._db.collection(AD_EVENTS).document(), {
+            "campaignId": ad.campaign_id, "adId": ad_id, "kind": kind, "day": now.date().isoformat(), "at": now,
+        })]
+        if ATTRIBUTING_EVENT[ad.campaign_type] == kind:
+            writes.append(Write(self._db.collection(TOUCHPOINTS).document(), {
+                "campaignId": ad.campaign_id, "campaignType": ad.campaign_type, "publisherId": ad.publisher_id,
+                "adId": ad_id, "kind": kind, "userId": user_id, "sessionId": session_id,
+                "at": now, "expireAt": now + self._touchpoint_ttl,
+            }))
+        claim = self._dedup.claim(key_id(kind, ad_id, identity), self._windows[kind],
+                                  {"kind": kind, "adId": ad_id}, tuple(writes))
+        structured_log.info("ad event", kind=kind, adId=ad_id, campaignId=ad.campaign_id, counted=claim.claimed)
+        return Answer(202, messages(ACCEPTED[kind]))
+
+    # -- conversions ----------------------------------------------------------------------------
+
+    def _conversion(self, document: Any) -> Answer:
+        errors = schema("conversion").errors(document)
+        if errors:
+            return Answer(422, errors)
+        publisher_id, order_id = document["publisher_id"], document["order_id"]
+        key = key_id("conversion", publisher_id, order_id)
+        conversion_id = str(uuid.uuid4())
+        claim = self._dedup.claim(key, self._windows["conversion"], {
+            "kind": "conversion", "conversionId": conversion_id, "publisherId": publisher_id, "orderId": order_id,
+        })
+        if not claim.claimed:
+            structured_log.info("conversion resent: ignored", publisherId=publisher_id, orderId=order_id,
+                                conversionId=claim.data.get("conversionId"))
+            return Answer(202, messages(ACCEPTED["conversion"]))
+        flow_id = str(uuid.uuid4())
+        message = OutgoingMessage(
+            encode_event({"conversionId": conversion_id, "receivedAt": _iso(claim.data["claimedAt"]),
+                          "conversion": document}),
+            {"conversionId": conversion_id, "publisherId": publisher_id, "flowId": flow_id},
+        )
+        outcome = self._publish([message])[0]
+        if not outcome.published:
+            self._dedup.release(key, claim)
+            structured_log.error("conversion not queued", flow_id=flow_id, conversionId=conversion_id,
+                                 error=outcome.error)
+            return Answer(503, messages("the conversion could not be queued; send it again"))
+        structured_log.info("conversion queued", flow_id=flow_id, conversionId=conversion_id,
+                            publisherId=publisher_id, orderId=order_id, messageId=outcome.message_id)
+        return Answer(202, messages(ACCEPTED["conversion"]))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

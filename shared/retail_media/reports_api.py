@@ -1,0 +1,75 @@
+"""The reports API: ``GET /v1/reports/campaigns/{id}?from=YYYY-MM-DD&to=YYYY-MM-DD``.
+
+Authenticated like ingest: an app API key as ``Authorization: Bearer <key>``. ``to`` defaults to
+today (UTC), ``from`` to six days before ``to``; at most MAX_REPORT_DAYS days. Errors answer
+``{"messages": [...]}`` with 400, 401, 404 or 405.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Mapping
+
+from shared.platform.api_keys import ApiKeyVerifier
+from shared.platform.clock import Clock
+from shared.retail_media.beacon import Answer, Refused, messages
+from shared.retail_media.campaigns import CampaignStore
+from shared.retail_media.reports import CampaignReports, report_json
+
+_ROUTE = re.compile(r"/v1/reports/campaigns/([^/]+)")
+DEFAULT_DAYS = 7
+
+
+class ReportsApi:
+    def __init__(self, keys: ApiKeyVerifier, campaigns: CampaignStore, reports: CampaignReports,
+                 max_days: int, clock: Clock):
+        self._keys = keys
+        self._campaigns = campaigns
+        self._reports = reports
+        self._max_days = max_days
+        self._clock = clock
+
+    def handle(self, method: str, path: str, args: Mapping[str, str], authorization: str | None) -> Answer:
+        try:
+            route = _ROUTE.fullmatch(path.rstrip("/"))
+            if not route:
+                raise Refused(404, messages(f"no route for {method} {path}"))
+            if method != "GET":
+                raise Refused(405, messages("use GET"))
+            self._authenticate(authorization)
+            first, last = self._range(args)
+            campaign = self._campaigns.get(route.group(1))
+            if campaign is None:
+                raise Refused(404, messages(f"unknown campaign {route.group(1)!r}"))
+            return Answer(200, report_json(campaign, first, last, self._reports.daily(campaign.id, first, last)))
+        except Refused as refused:
+            return Answer(refused.status, refused.body)
+
+    def _authenticate(self, authorization: str | None) -> None:
+        scheme, _, key = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Refused(401, messages("send an API key as 'Authorization: Bearer <key>'"))
+        if self._keys.app_name(key.strip()) is None:
+            raise Refused(401, messages("unknown, malformed or revoked API key"))
+
+    def _range(self, args: Mapping[str, str]) -> tuple[date, date]:
+        last = _date(args, "to") or self._clock().date()
+        first = _date(args, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
+        if first > last:
+            raise Refused(400, messages("'from' is after 'to'"))
+        if (last - first).days + 1 > self._max_days:
+            raise Refused(400, messages(f"a report covers at most {self._max_days} days"))
+        return first, last
+
+
+def _date(args: Mapping[str, str], name: str) -> date | None:
+    value = args.get(name)
+    if not value:
+        return None
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", value, re.ASCII):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise Refused(400, messages(f"'{name}' must be a date YYYY-MM-DD"))
