@@ -401,6 +401,8 @@ class LocalStack:
             "PYTHONPATH": str(REPO_ROOT),
             "PYTHONUNBUFFERED": "1",
             "THREADS": "16",
+            # Development shows the platform's DEBUG lines too (what forwarders acknowledge and why).
+            "LOG_LEVEL": "DEBUG",
             **spec.env,
             **self.function_env,
             **(extra_env or {}),

@@ -6,6 +6,7 @@ forward_gcs), once per process, shared by every request thread.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
@@ -25,10 +26,13 @@ from shared.forwarding.message import MalformedEvent, PubSubMessage
 from shared.forwarding.partners import CachedPartners, PartnerRegistry
 from shared.forwarding.secret_refs import SecretResolver
 from shared.forwarding.settings import ForwardingSettings, dead_letter_topic
-from shared.platform import logs as structured_log
+from shared.platform import logs
 from shared.platform.clients import firestore_client
 from shared.platform.publisher import EventPublisher, OutgoingMessage
 from shared.platform.settings import project_id
+
+logs.configure()
+logger = logging.getLogger(__name__)
 
 FUNCTION_KINDS = {"forward_webhook": "webhook", "forward_mongodb": "mongodb", "forward_gcs": "gcs"}
 NOTHING_TO_DELIVER = (NOT_FOR_THIS_FORWARDER, NO_PARTNER, NO_DESTINATIONS)
@@ -85,13 +89,15 @@ def handle(function_name: str, cloud_event: Any) -> None:
         message = PubSubMessage.from_cloud_event_data(cloud_event.data)
     except MalformedEvent as exc:
         # Not a Pub/Sub message at all: nothing to retry or dead-letter.
-        structured_log.error("not a Pub/Sub message; dropped", reason=str(exc), forwarder=function_name)
+        logger.error("not a Pub/Sub message; dropped", extra={"reason": str(exc), "forwarder": function_name})
         return
-    try:
-        outcome = forwarder(function_name).handle(message)
-    except DeliveryIncomplete as exc:
-        flask.abort(503, description=str(exc))
-    if outcome in NOTHING_TO_DELIVER:
-        # Most events concern no partner of this kind: DEBUG keeps them out of default views.
-        structured_log.log("DEBUG", "acknowledged: nothing to deliver", flow_id=message.attributes.get("flowId"),
-                           eventId=message.attributes.get("eventId"), reason=outcome, forwarder=function_name)
+    with logs.flow_scope(message.attributes.get("flowId")):
+        try:
+            outcome = forwarder(function_name).handle(message)
+        except DeliveryIncomplete as exc:
+            flask.abort(503, description=str(exc))
+        if outcome in NOTHING_TO_DELIVER:
+            # Most events concern no partner of this kind: DEBUG keeps them out of default views.
+            logger.debug("acknowledged: nothing to deliver",
+                         extra={"eventId": message.attributes.get("eventId"), "reason": outcome,
+                                "forwarder": function_name})

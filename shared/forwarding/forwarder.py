@@ -18,6 +18,7 @@ Acknowledging is returning: nothing is acknowledged before every destination con
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Protocol
@@ -25,7 +26,8 @@ from typing import Callable, Protocol
 from shared.forwarding.delivery_log import DEAD_LETTERED, Attempt, DeliveryLog
 from shared.forwarding.message import ForwardedEvent, MalformedEvent, PubSubMessage
 from shared.forwarding.partners import Destination, Partner
-from shared.platform import logs as structured_log
+
+logger = logging.getLogger(__name__)
 
 # What happened to a message that was acknowledged (returned for logs and tests).
 NOT_FOR_THIS_FORWARDER = "not_for_this_forwarder"
@@ -72,9 +74,9 @@ class Forwarder:
             event = ForwardedEvent.from_message(message)
         except MalformedEvent as exc:
             self._dead_letter(message, f"malformed: {exc}")
-            structured_log.error("malformed message sent to the dead-letter topic",
-                                 flow_id=message.attributes.get("flowId"), messageId=message.message_id,
-                                 reason=str(exc), forwarder=self.function_name)
+            logger.error("malformed message sent to the dead-letter topic",
+                         extra={"flowId": message.attributes.get("flowId"), "messageId": message.message_id,
+                                "reason": str(exc), "forwarder": self.function_name})
             return DEAD_LETTERED_NOW
         if event.replay_for not in (None, self.function_name):
             return NOT_FOR_THIS_FORWARDER
@@ -87,9 +89,9 @@ class Forwarder:
         entries = self._log.entries(event.event_id, [d.id for d in destinations])
         pending = [d for d in destinations if not entries[d.id].delivered]
         for skipped in (d for d in destinations if entries[d.id].delivered):
-            structured_log.info("already delivered; skipped", flow_id=event.flow_id, eventId=event.event_id,
-                                partner=partner.whitelabel, destinationId=skipped.id, kind=self.kind,
-                                messageId=message.message_id)
+            logger.info("already delivered; skipped",
+                        extra={"flowId": event.flow_id, "eventId": event.event_id, "partner": partner.whitelabel,
+                               "destinationId": skipped.id, "kind": self.kind, "messageId": message.message_id})
         attempts = self._deliver_all(event, pending)
         failed = [d for d, attempt in zip(pending, attempts) if not attempt.ok]
         too_old = failed and self._too_old(event)
@@ -103,9 +105,9 @@ class Forwarder:
         if too_old:
             self._dead_letter(message, f"too old: eventDate {event.body.get('eventDate')} is past the "
                                        f"{self._max_age.total_seconds():g} s age limit")
-            structured_log.warning("event too old to retry: sent to the dead-letter topic", flow_id=event.flow_id,
-                                   eventId=event.event_id, partner=partner.whitelabel, forwarder=self.function_name,
-                                   destinations=[d.id for d in failed])
+            logger.warning("event too old to retry: sent to the dead-letter topic",
+                           extra={"flowId": event.flow_id, "eventId": event.event_id, "partner": partner.whitelabel,
+                                  "forwarder": self.function_name, "destinations": [d.id for d in failed]})
             return DEAD_LETTERED_NOW
         raise DeliveryIncomplete(event.event_id, [d.id for d in failed])
 
@@ -127,12 +129,12 @@ class Forwarder:
 
     def _log_attempt(self, event: ForwardedEvent, partner: Partner, destination: Destination, attempt: Attempt,
                      count: int) -> None:
-        fields = dict(flow_id=event.flow_id, eventId=event.event_id, partner=partner.whitelabel,
+        fields = dict(flowId=event.flow_id, eventId=event.event_id, partner=partner.whitelabel,
                       destinationId=destination.id, kind=self.kind, attempt=count, result=attempt.detail)
         if attempt.ok:
-            structured_log.info("delivered", **fields)
+            logger.info("delivered", extra=fields)
         else:
-            structured_log.warning("delivery failed", **fields)
+            logger.warning("delivery failed", extra=fields)
 
 
 def dead_letter_attributes(message: PubSubMessage, reason: str, source: str) -> dict[str, str]:

@@ -1,19 +1,20 @@
-"""Wiring of the ingest service for one process: settings, clients, and the Flask glue."""
+"""Wiring of the ingest service for one process: settings, clients, logging."""
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 import flask
 
 from shared.ingest.service import IngestService
 from shared.ingest.settings import IngestSettings
+from shared.platform import logs
 from shared.platform.api_keys import ApiKeyStore, ApiKeyVerifier
 from shared.platform.clients import firestore_client
-from shared.platform.http import read_bounded
 from shared.platform.publisher import EventPublisher
 from shared.platform.settings import project_id
+
+logs.configure()
 
 
 @lru_cache(maxsize=1)
@@ -25,10 +26,4 @@ def service() -> IngestService:
 
 
 def handle(request: flask.Request) -> flask.Response:
-    ingest = service()
-    limit = ingest.body_limit(request.path)
-    body, too_large = read_bounded(request, limit)
-    answer = ingest.handle(request.method, request.path, request.headers.get("Authorization"), body, too_large)
-    return flask.Response(
-        json.dumps(answer.body, ensure_ascii=False), status=answer.status, mimetype="application/json"
-    )
+    return service().api.serve(request)

@@ -6,10 +6,13 @@ an Events Protocol envelope or a bare event. Every answer is a protocol event (s
 
 from __future__ import annotations
 
+import contextvars
 import json
-import traceback
+import logging
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from werkzeug.routing import Rule
 
 from shared.events import contract as event_contract
 from shared.events.message import event_message, partner_of
@@ -23,8 +26,9 @@ from shared.events.protocol import (
     parse_request,
 )
 from shared.ingest.settings import IngestSettings
-from shared.platform import logs as structured_log
+from shared.platform import logs
 from shared.platform.api_keys import ApiKeyVerifier
+from shared.platform.http import Answer, HttpApi, Request, Routes
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 
 ORIGIN = "ingest"
@@ -32,13 +36,14 @@ BATCH_NAME = "events.batch"
 SINGLE_PATH = "/v1/events"
 BATCH_PATH = "/v1/events/batch"
 
+ROUTES = Routes([Rule(SINGLE_PATH, endpoint="single", methods=["POST"]),
+                 Rule(BATCH_PATH, endpoint="batch", methods=["POST"])])
+
 Publish = Callable[[list[OutgoingMessage]], list[PublishOutcome]]
 
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
+logger = logging.getLogger(__name__)
+# The protocol name of the request being answered, as far as it was read (answers are "<name>:<kind>").
+_answer_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("ingest_answer_name", default=None)
 
 
 @dataclass
@@ -55,44 +60,57 @@ class IngestService:
         self._settings = settings
         self._publish = publish
         self._keys = keys
+        self.api = HttpApi(name=ORIGIN, handle=self.handle, body_limit=self.body_limit,
+                           error_family=(ProtocolError,), error_answer=self._error_answer,
+                           internal_answer=self._internal_answer)
 
     def body_limit(self, path: str) -> int:
         return self._settings.max_batch_bytes if path.rstrip("/") == BATCH_PATH else self._settings.max_event_bytes
 
-    def handle(self, method: str, path: str, authorization: str | None, body: bytes, too_large: bool) -> Answer:
-        route = path.rstrip("/")
-        flow_id = new_flow_id()
-        name: str | None = BATCH_NAME if route == BATCH_PATH else None
+    def handle(self, request: Request) -> Answer:
+        """Checks in the documented order: route, body size, JSON, API key, envelope, contract."""
+        logs.set_flow_id(new_flow_id())
+        _answer_name.set(self._default_name(request))
+        route = ROUTES.match(request.method, request.path)
+        if request.too_large:
+            raise bad_request("PAYLOAD_TOO_LARGE", "the request body is too large",
+                              maxBytes=self.body_limit(request.path))
+        document = _parse_json(request.body)
+        authorization = request.headers.get("Authorization")
+        if route.endpoint == "batch":
+            return self._batch(document, authorization)
         try:
-            if method != "POST" or route not in (SINGLE_PATH, BATCH_PATH):
-                raise ProtocolError("not_found", "UNKNOWN_ROUTE", f"no route for {method} {path}",
-                                    routes=[f"POST {SINGLE_PATH}", f"POST {BATCH_PATH}"])
-            if too_large:
-                raise bad_request("PAYLOAD_TOO_LARGE", "the request body is too large",
-                                  maxBytes=self.body_limit(route))
-            document = _parse_json(body)
-            if route == BATCH_PATH:
-                return self._batch(document, authorization)
-            try:
-                request = parse_request(document)
-            except ProtocolError as envelope_error:
-                # Authenticate before saying what is wrong with the envelope.
-                self._authenticate(authorization, envelope_error.request)
-                raise
-            name, flow_id = request.name, request.flow_id
-            self._authenticate(authorization, request)
-            valid = self._validate(request)
-            outcome = self._publish([valid.message()])[0]
-            return self._published_answer(valid, outcome)
-        except ProtocolError as error:
-            if error.request is not None:
-                name, flow_id = error.request.name or name, error.request.flow_id
-            structured_log.warning("request refused", flow_id=flow_id, code=error.code, kind=error.kind)
-            return self._answer(name, error.kind, error.payload(), flow_id)
-        except Exception:
-            structured_log.error("unexpected failure", flow_id=flow_id, stack=traceback.format_exc())
-            return self._answer(name, "error", {"code": "INTERNAL", "message": "unexpected server error",
-                                                "parameters": {}}, flow_id)
+            protocol_request = parse_request(document)
+        except ProtocolError as envelope_error:
+            # Authenticate before saying what is wrong with the envelope.
+            self._authenticate(authorization, envelope_error.request)
+            raise
+        logs.set_flow_id(protocol_request.flow_id)
+        _answer_name.set(protocol_request.name)
+        self._authenticate(authorization, protocol_request)
+        valid = self._validate(protocol_request)
+        outcome = self._publish([valid.message()])[0]
+        return self._published_answer(valid, outcome)
+
+    def _error_answer(self, error: Exception, request: Request) -> Answer:
+        """Every refusal as a protocol event: its name and flowId as far as the request was read."""
+        if not isinstance(error, ProtocolError):  # a routing error: ingest has no 405
+            error = ProtocolError("not_found", "UNKNOWN_ROUTE", f"no route for {request.method} {request.path}",
+                                  routes=ROUTES.describe())
+        name = _answer_name.get() or self._default_name(request)
+        if error.request is not None:
+            name = error.request.name or name
+            logs.set_flow_id(error.request.flow_id)
+        logger.warning("request refused", extra={"code": error.code, "kind": error.kind})
+        return self._answer(name, error.kind, error.payload())
+
+    def _internal_answer(self, request: Request) -> Answer:
+        return self._answer(_answer_name.get() or self._default_name(request), "error",
+                            {"code": "INTERNAL", "message": "unexpected server error", "parameters": {}})
+
+    @staticmethod
+    def _default_name(request: Request) -> str | None:
+        return BATCH_NAME if request.path.rstrip("/") == BATCH_PATH else None
 
     def _authenticate(self, authorization: str | None, request: ProtocolRequest | None) -> None:
         """The Authorization header wins; else the protocol event's auth.token."""
@@ -130,13 +148,14 @@ class IngestService:
     def _published_answer(self, valid: _ValidEvent, outcome: PublishOutcome) -> Answer:
         flow_id = valid.request.flow_id
         if not outcome.published:
-            structured_log.error("publish failed", flow_id=flow_id, eventId=valid.event["eventId"],
-                                 reason=outcome.error)
+            logger.error("publish failed", extra={"flowId": flow_id, "eventId": valid.event["eventId"],
+                                                  "reason": outcome.error})
             return self._answer(valid.request.name, "failed_dependency",
                                 _unavailable(outcome, valid.event["eventId"]), flow_id)
-        structured_log.info("event published", flow_id=flow_id, eventId=valid.event["eventId"],
-                            eventType=valid.event["eventType"], whitelabel=partner_of(valid.event),
-                            messageId=outcome.message_id)
+        logger.info("event published", extra={"flowId": flow_id, "eventId": valid.event["eventId"],
+                                               "eventType": valid.event["eventType"],
+                                               "whitelabel": partner_of(valid.event),
+                                               "messageId": outcome.message_id})
         return self._answer(valid.request.name, "response",
                             {"eventId": valid.event["eventId"], "messageId": outcome.message_id}, flow_id)
 
@@ -147,7 +166,8 @@ class IngestService:
             self._authenticate(authorization, envelope_error.request)
             raise
         self._authenticate(authorization, batch_request)
-        flow_id = batch_request.flow_id if batch_request else new_flow_id()
+        flow_id = batch_request.flow_id if batch_request else logs.current_flow_id() or new_flow_id()
+        logs.set_flow_id(flow_id)
         name = (batch_request.name if batch_request else None) or BATCH_NAME
         if not items:
             raise bad_request("INVALID_FIELDS", "the batch is empty",
@@ -178,7 +198,8 @@ class IngestService:
         kind = "failed_dependency" if counts["failed_dependency"] else "response"
         return self._answer(name, kind, payload, flow_id)
 
-    def _answer(self, name: str | None, kind: str, payload: dict[str, Any], flow_id: str) -> Answer:
+    def _answer(self, name: str | None, kind: str, payload: dict[str, Any], flow_id: str | None = None) -> Answer:
+        flow_id = flow_id or logs.current_flow_id() or new_flow_id()
         return Answer(ANSWER_STATUS[kind], answer(name, kind, payload, flow_id, ORIGIN))
 
 

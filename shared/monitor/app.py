@@ -1,50 +1,33 @@
-"""Wiring of the monitor service for one process: settings, clients, and the Flask glue."""
+"""Wiring of the monitor service for one process: settings, clients, logging."""
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 import flask
 
 from shared.monitor.config import CachedConfig, ConfigStore
-from shared.monitor.service import MonitorRequest, MonitorService
+from shared.monitor.service import MonitorService
 from shared.monitor.settings import MonitorSettings
 from shared.monitor.store import UserStore
+from shared.platform import logs
 from shared.platform.api_keys import ApiKeyStore, ApiKeyVerifier
 from shared.platform.clients import firestore_client
-from shared.platform.http import read_bounded
 from shared.platform.publisher import EventPublisher
 from shared.platform.settings import project_id
 
-
-@lru_cache(maxsize=1)
-def settings() -> MonitorSettings:
-    return MonitorSettings.from_env()
+logs.configure()
 
 
 @lru_cache(maxsize=1)
 def service() -> MonitorService:
-    current = settings()
+    settings = MonitorSettings.from_env()
     db = firestore_client()
-    publisher = EventPublisher(project_id(), current.events_topic, current.publish_timeout_seconds)
-    keys = ApiKeyVerifier(ApiKeyStore(db).lookup, current.api_key_cache_seconds)
-    monitor_config = CachedConfig(ConfigStore(db).load, current.config_cache_seconds)
-    return MonitorService(keys, monitor_config.get, UserStore(db), publisher.publish_many)
+    publisher = EventPublisher(project_id(), settings.events_topic, settings.publish_timeout_seconds)
+    keys = ApiKeyVerifier(ApiKeyStore(db).lookup, settings.api_key_cache_seconds)
+    monitor_config = CachedConfig(ConfigStore(db).load, settings.config_cache_seconds)
+    return MonitorService(keys, monitor_config.get, UserStore(db), publisher.publish_many, settings.max_body_bytes)
 
 
 def handle(request: flask.Request) -> flask.Response:
-    limit = settings().max_body_bytes
-    body, too_large = read_bounded(request, limit)
-    answer = service().handle(MonitorRequest(
-        method=request.method,
-        path=request.path,
-        headers={name.lower(): value for name, value in request.headers.items()},
-        remote_addr=request.remote_addr or "",
-        body=body,
-        too_large=too_large,
-    ))
-    if answer.body is None:
-        return flask.Response(status=answer.status, headers=answer.headers)
-    return flask.Response(json.dumps(answer.body, ensure_ascii=False), status=answer.status,
-                          mimetype="application/json", headers=answer.headers)
+    return service().api.serve(request)

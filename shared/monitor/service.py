@@ -11,12 +11,14 @@ stack and answered 500 INTERNAL without it.
 from __future__ import annotations
 
 import json
+import logging
 import re
-import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
+
+from werkzeug.routing import Rule
 
 from shared.events import contract as event_contract
 from shared.events.message import event_message
@@ -44,8 +46,16 @@ from shared.monitor.users import (
     validate_changes,
     validate_friendly_id,
 )
-from shared.platform import logs as structured_log
+from shared.platform import logs
 from shared.platform.api_keys import ApiKeyVerifier
+from shared.platform.http import (
+    Answer,
+    HttpApi,
+    MethodNotAllowed,
+    NoRoute,
+    Request,
+    Routes,
+)
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 
 SPEC_PREFIX = "/lumis/api/rest/lumis/monitor"
@@ -59,38 +69,17 @@ TRACK_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 Publish = Callable[[list[OutgoingMessage]], list[PublishOutcome]]
 
 
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: re.Pattern
-    handler: str
-    media_type: str = JSON
+ROUTES = Routes([
+    Rule("/v1/users", endpoint="create_user", methods=["POST"]),
+    Rule("/v1/users/<trackId>", endpoint="update_user", methods=["PATCH"]),
+    Rule("/v1/users/<trackId>/identify", endpoint="identify", methods=["POST"]),
+    Rule("/v1/users/<trackId>/consents", endpoint="record_consent", methods=["POST"]),
+    Rule("/v1/events/<eventTypeId>/data", endpoint="record_event", methods=["POST"]),
+])
+# The media type each route's body must have (JSON unless named here).
+MEDIA_TYPES = {"update_user": MERGE_PATCH}
 
-
-ROUTES = (
-    Route("POST", re.compile(r"^/v1/users$"), "create_user"),
-    Route("PATCH", re.compile(r"^/v1/users/(?P<trackId>[^/]+)$"), "update_user", MERGE_PATCH),
-    Route("POST", re.compile(r"^/v1/users/(?P<trackId>[^/]+)/identify$"), "identify"),
-    Route("POST", re.compile(r"^/v1/users/(?P<trackId>[^/]+)/consents$"), "record_consent"),
-    Route("POST", re.compile(r"^/v1/events/(?P<eventTypeId>[^/]+)/data$"), "record_event"),
-)
-
-
-@dataclass(frozen=True)
-class MonitorRequest:
-    method: str
-    path: str
-    headers: Mapping[str, str]  # names in lower case
-    remote_addr: str
-    body: bytes
-    too_large: bool = False
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict[str, Any] | None
-    headers: dict[str, str] = field(default_factory=dict)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,40 +95,58 @@ class _Call:
 
 class MonitorService:
     def __init__(self, keys: ApiKeyVerifier, config: Callable[[], MonitorConfig], users: UserStore,
-                 publish: Publish):
+                 publish: Publish, max_body_bytes: int):
         self._keys = keys
         self._config = config
         self._users = users
         self._publish = publish
+        self.api = HttpApi(name="monitor", handle=self.handle, body_limit=lambda _path: max_body_bytes,
+                           error_family=(MonitorError,), error_answer=self._error_answer,
+                           internal_answer=self._internal_answer, finish=self._finish)
 
-    def handle(self, request: MonitorRequest) -> Answer:
+    def handle(self, request: Request) -> Answer:
         flow_id = _flow_id(request.headers.get(FLOW_ID_HEADER))
-        try:
-            route, params = _route(request.method, request.path)
-            if request.too_large:
-                raise MonitorError(413, "PAYLOAD_TOO_LARGE", "the request body is too large")
-            app = self._authenticate(request.headers.get("authorization"))
-            _check_media_type(route, request.headers.get("content-type"))
-            body = _parse_json(request.body)
-            config = self._config()
-            login = _authenticated_user(request.headers.get(AUTHENTICATED_USER_HEADER))
-            friendly_id = body.get("friendlyId") if isinstance(body, dict) else None
-            facts = RequestFacts(app=app, user_agent=request.headers.get("user-agent", ""),
-                                 client_ip=_client_ip(request),
-                                 friendly_id=friendly_id if isinstance(friendly_id, str) else None)
-            excluded = config.rules.excluding(facts)
-            if excluded:
-                raise MonitorError(403, "NOT_MONITORED", "this request is not monitored", reason=excluded)
-            call = _Call(params, body, config, Context(config.privacy, app, login, datetime.now(timezone.utc)), flow_id)
-            answer = getattr(self, route.handler)(call)
-        except MonitorError as error:
-            structured_log.warning("request refused", flow_id=flow_id, status=error.status, code=error.code,
-                                   method=request.method, path=request.path)
-            answer = Answer(error.status, error.body(flow_id))
-        except Exception:
-            structured_log.error("unexpected failure", flow_id=flow_id, stack=traceback.format_exc())
-            answer = Answer(500, MonitorError(500, "INTERNAL", "unexpected server error").body(flow_id))
-        return Answer(answer.status, answer.body, {**answer.headers, "X-Flow-Id": flow_id})
+        logs.set_flow_id(flow_id)
+        route = ROUTES.match(request.method, relative_path(request.path))
+        if request.too_large:
+            raise MonitorError(413, "PAYLOAD_TOO_LARGE", "the request body is too large")
+        app = self._authenticate(request.headers.get("authorization"))
+        _check_media_type(MEDIA_TYPES.get(route.endpoint, JSON), request.headers.get("content-type"))
+        body = _parse_json(request.body)
+        config = self._config()
+        login = _authenticated_user(request.headers.get(AUTHENTICATED_USER_HEADER))
+        friendly_id = body.get("friendlyId") if isinstance(body, dict) else None
+        facts = RequestFacts(app=app, user_agent=request.headers.get("user-agent", ""),
+                             client_ip=_client_ip(request),
+                             friendly_id=friendly_id if isinstance(friendly_id, str) else None)
+        excluded = config.rules.excluding(facts)
+        if excluded:
+            raise MonitorError(403, "NOT_MONITORED", "this request is not monitored", reason=excluded)
+        call = _Call(route.params, body, config, Context(config.privacy, app, login, datetime.now(timezone.utc)),
+                     flow_id)
+        return getattr(self, route.endpoint)(call)
+
+    @staticmethod
+    def _error_answer(error: Exception, request: Request) -> Answer:
+        """Every refusal as the monitor's one error object."""
+        if isinstance(error, MethodNotAllowed):
+            error = MonitorError(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here",
+                                 allowed=error.allowed)
+        elif isinstance(error, NoRoute):
+            error = MonitorError(404, "UNKNOWN_ROUTE", f"no route for {request.method} {request.path}",
+                                 routes=ROUTES.describe())
+        assert isinstance(error, MonitorError)
+        logger.warning("request refused", extra={"status": error.status, "code": error.code,
+                                                 "method": request.method, "path": request.path})
+        return Answer(error.status, error.body(_current_flow_id()))
+
+    @staticmethod
+    def _internal_answer(_request: Request) -> Answer:
+        return Answer(500, MonitorError(500, "INTERNAL", "unexpected server error").body(_current_flow_id()))
+
+    @staticmethod
+    def _finish(_request: Request, answer: Answer) -> Answer:
+        return answer.with_headers({"X-Flow-Id": _current_flow_id()})
 
     # -- handlers -------------------------------------------------------------------------------
 
@@ -153,7 +160,7 @@ class MonitorService:
         new_id = new_track_id()
         created, track_id = self._users.transact(
             lambda reads: plan_create(reads, changes, personal, call.ctx, new_id), friendly_id=friendly_id)
-        structured_log.info("user created" if created else "user updated", flow_id=call.flow_id, trackId=track_id)
+        logger.info("user created" if created else "user updated", extra={"flowId": call.flow_id, "trackId": track_id})
         return Answer(200, {"created": created, "lum_user": {"trackId": track_id}})
 
     def update_user(self, call: _Call) -> Answer:
@@ -163,7 +170,7 @@ class MonitorService:
         personal = personal_fields_set(changes, attributes)
         updated = self._users.transact(lambda reads: plan_update(track_id, reads, changes, personal, call.ctx),
                                        track_id=track_id)
-        structured_log.info("user updated", flow_id=call.flow_id, trackId=updated)
+        logger.info("user updated", extra={"flowId": call.flow_id, "trackId": updated})
         return Answer(204, None)
 
     def identify(self, call: _Call) -> Answer:
@@ -175,8 +182,9 @@ class MonitorService:
         rule, result_id = self._users.transact(
             lambda reads: plan_identify(track_id, reads, friendly_id, call.ctx, new_id),
             track_id=track_id, friendly_id=friendly_id)
-        structured_log.info("user identified", flow_id=call.flow_id, trackId=track_id, rule=rule.value,
-                            resultTrackId=result_id)
+        logger.info("user identified",
+                    extra={"flowId": call.flow_id, "trackId": track_id, "rule": rule.value,
+                           "resultTrackId": result_id})
         return Answer(200, {"lum_user": {"trackId": result_id}})
 
     def record_consent(self, call: _Call) -> Answer:
@@ -188,8 +196,8 @@ class MonitorService:
             raise invalid_fields([problem("termId", f"is not a privacy term of this environment: {list(terms)}")])
         recorded, consent, user_id = self._users.transact(
             lambda reads: plan_consent(track_id, reads, term_id, call.ctx), track_id=track_id)
-        structured_log.info("consent recorded" if recorded else "consent already recorded", flow_id=call.flow_id,
-                            trackId=track_id, termId=term_id)
+        logger.info("consent recorded" if recorded else "consent already recorded",
+                    extra={"flowId": call.flow_id, "trackId": track_id, "termId": term_id})
         return Answer(201 if recorded else 200, {"lum_user": {"trackId": user_id}, "termId": term_id,
                                                  "acceptedAt": events.iso_utc(consent["acceptedAt"])})
 
@@ -208,12 +216,14 @@ class MonitorService:
             raise RuntimeError(f"monitor built an event that breaks its contract: {violation}")
         outcome = self._publish([event_message(event, call.flow_id)])[0]
         if not outcome.published:
-            structured_log.error("publish failed", flow_id=call.flow_id, eventId=event["eventId"], reason=outcome.error)
+            logger.error("publish failed",
+                         extra={"flowId": call.flow_id, "eventId": event["eventId"], "reason": outcome.error})
             raise MonitorError(424, "PUBSUB_UNAVAILABLE", outcome.error or "Pub/Sub did not confirm the publish",
                                retryable=True)
-        structured_log.info("event published", flow_id=call.flow_id, eventId=event["eventId"],
-                            eventType=events.EVENT_TYPE, monitorEventType=event_type.id,
-                            whitelabel=event_type.whitelabel, messageId=outcome.message_id)
+        logger.info("event published",
+                    extra={"flowId": call.flow_id, "eventId": event["eventId"], "eventType": events.EVENT_TYPE,
+                           "monitorEventType": event_type.id, "whitelabel": event_type.whitelabel,
+                           "messageId": outcome.message_id})
         return Answer(200, {"eventId": event["eventId"], "messageId": outcome.message_id,
                             "lum_user": {"trackId": user["trackId"]}})
 
@@ -231,31 +241,24 @@ class MonitorService:
         return app
 
 
-def _route(method: str, path: str) -> tuple[Route, dict[str, str]]:
-    relative = path.removeprefix(SPEC_PREFIX) if path.startswith(SPEC_PREFIX + "/") else path
-    relative = relative.rstrip("/") or "/"
-    allowed = []
-    for route in ROUTES:
-        match = route.pattern.match(relative)
-        if match:
-            if route.method == method:
-                return route, match.groupdict()
-            allowed.append(route.method)
-    if allowed:
-        raise MonitorError(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed here", allowed=allowed)
-    raise MonitorError(404, "UNKNOWN_ROUTE", f"no route for {method} {path}",
-                       routes=[f"{r.method} {r.pattern.pattern.strip('^$')}" for r in ROUTES])
+def relative_path(path: str) -> str:
+    """The path relative to the API root: served at ``/v1/...`` and under the spec's prefix."""
+    return path.removeprefix(SPEC_PREFIX) if path.startswith(SPEC_PREFIX + "/") else path
 
 
-def _check_media_type(route: Route, content_type: str | None) -> None:
+def _current_flow_id() -> str:
+    return logs.current_flow_id() or str(uuid.uuid4())
+
+
+def _check_media_type(expected: str, content_type: str | None) -> None:
     """A body of another media type is refused; a request without Content-Type is read as the
     route's type."""
     if content_type is None:
         return
     media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type != route.media_type:
-        raise MonitorError(415, "UNSUPPORTED_MEDIA_TYPE", f"the body must be {route.media_type}",
-                           expected=route.media_type, received=media_type)
+    if media_type != expected:
+        raise MonitorError(415, "UNSUPPORTED_MEDIA_TYPE", f"the body must be {expected}",
+                           expected=expected, received=media_type)
 
 
 def _parse_json(body: bytes) -> Any:
@@ -302,7 +305,7 @@ def _require_same_user(login: str | None, friendly_id: str) -> None:
                            "the authenticated user (X-Authenticated-User) is not the user with this friendlyId")
 
 
-def _client_ip(request: MonitorRequest) -> str:
+def _client_ip(request: Request) -> str:
     forwarded = request.headers.get("x-forwarded-for", "")
     return forwarded.split(",", 1)[0].strip() or request.remote_addr
 

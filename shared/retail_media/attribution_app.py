@@ -7,17 +7,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from shared.platform import logs as structured_log
+from shared.platform import logs
 from shared.platform.clients import firestore_client
 from shared.platform.clock import utc_now
 from shared.retail_media.attribution import AttributionService, Window
 from shared.retail_media.beacon import schema
 from shared.retail_media.campaigns import CampaignStore
 from shared.retail_media.settings import AttributionSettings
+
+logs.configure()
+logger = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -31,17 +35,20 @@ def service() -> AttributionService:
 def handle(cloud_event: Any) -> None:
     pubsub_message = (cloud_event.data or {}).get("message", {})
     attributes = pubsub_message.get("attributes") or {}
-    flow_id = attributes.get("flowId")
+    with logs.flow_scope(attributes.get("flowId")):
+        _handle(pubsub_message)
+
+
+def _handle(pubsub_message: dict[str, Any]) -> None:
     try:
         message = _decode(pubsub_message)
     except (binascii.Error, ValueError) as exc:
-        structured_log.error("unreadable conversion message: dropped", flow_id=flow_id,
-                             messageId=pubsub_message.get("messageId"), error=type(exc).__name__)
+        logger.error("unreadable conversion message: dropped",
+                     extra={"messageId": pubsub_message.get("messageId"), "error": type(exc).__name__})
         return
     attributions = service().process(message)
-    structured_log.info("conversion attributed" if attributions else "conversion not attributed",
-                        flow_id=flow_id, conversionId=message.get("conversionId"),
-                        campaigns=[a.campaign_id for a in attributions])
+    logger.info("conversion attributed" if attributions else "conversion not attributed",
+                extra={"conversionId": message.get("conversionId"), "campaigns": [a.campaign_id for a in attributions]})
 
 
 def _decode(pubsub_message: dict[str, Any]) -> dict[str, Any]:

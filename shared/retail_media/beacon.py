@@ -20,24 +20,34 @@ ignored. If Pub/Sub does not confirm, the claim is released and the answer is 50
 from __future__ import annotations
 
 import json
-import re
+import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 from google.cloud import firestore
+from werkzeug.routing import Rule
 
 from shared.events.message import encode_event
-from shared.platform import logs as structured_log
 from shared.platform.clock import Clock
+from shared.platform.http import (
+    Answer,
+    Cors,
+    HttpApi,
+    MethodNotAllowed,
+    Request,
+    RouteMatch,
+    Routes,
+)
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 from shared.retail_media.ajv_errors import AjvSchema
 from shared.retail_media.campaigns import ATTRIBUTING_EVENT, Ad
 from shared.retail_media.dedup import DedupStore, Write, key_id
 from shared.retail_media.settings import BeaconSettings
+
+logger = logging.getLogger(__name__)
 
 AD_EVENTS = "ad_events"
 TOUCHPOINTS = "touchpoints"
@@ -47,10 +57,11 @@ ACCEPTED = {"impression": "impression accepted", "view": "view accepted", "click
             "conversion": "conversion will be processed soon"}
 # sendBeacon sends a string as text/plain and a Blob with its type (none for an untyped Blob).
 ACCEPTED_CONTENT_TYPES = {"", "application/json", "text/plain"}
-CORS_MAX_AGE_SECONDS = 86400
-
-_AD_EVENT_ROUTE = re.compile(r"/v1/beacon/(impression|view|click)/([^/]+)")
-_CONVERSION_ROUTE = "/v1/beacon/conversion"
+CONVERSION_PATH = "/v1/beacon/conversion"
+ROUTES = Routes([
+    Rule("/v1/beacon/<any(impression, view, click):kind>/<adId>", endpoint="ad_event", methods=["POST", "OPTIONS"]),
+    Rule(CONVERSION_PATH, endpoint="conversion", methods=["POST", "OPTIONS"]),
+])
 
 Publish = Callable[[Sequence[OutgoingMessage]], list[PublishOutcome]]
 
@@ -58,13 +69,6 @@ Publish = Callable[[Sequence[OutgoingMessage]], list[PublishOutcome]]
 @lru_cache(maxsize=None)
 def schema(name: str) -> AjvSchema:
     return AjvSchema(json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8")))
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def messages(*texts: str) -> dict[str, list[str]]:
@@ -77,6 +81,10 @@ class Refused(Exception):
         super().__init__(status)
         self.status = status
         self.body = body
+
+
+def internal_answer(_request: Request) -> Answer:
+    return Answer(500, messages("unexpected server error"))
 
 
 def invalid_json(error: str) -> Refused:
@@ -111,53 +119,49 @@ class BeaconService:
             "click": timedelta(seconds=settings.click_dedup_seconds),
             "conversion": timedelta(seconds=settings.conversion_dedup_seconds),
         }
+        self._cors = Cors(settings.allowed_origins)
+        self.api = HttpApi(name="beacon", handle=self.handle, body_limit=self.body_limit, error_family=(Refused,),
+                           error_answer=self._error_answer, internal_answer=internal_answer, finish=self._finish)
 
     def body_limit(self, path: str) -> int:
-        if path.rstrip("/") == _CONVERSION_ROUTE:
+        if path.rstrip("/") == CONVERSION_PATH:
             return self._settings.max_conversion_bytes
         return self._settings.max_ad_event_bytes
 
-    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes, too_large: bool) -> Answer:
-        cors = self._cors_headers(headers.get("Origin"))
+    def handle(self, request: Request) -> Answer:
+        """Checks in this order: route, origin, preflight, method, size, media type, body."""
         try:
-            route = path.rstrip("/")
-            ad_event = _AD_EVENT_ROUTE.fullmatch(route)
-            if not ad_event and route != _CONVERSION_ROUTE:
-                raise Refused(404, messages(f"no route for {method} {path}"))
-            if cors is None:
-                raise Refused(403, messages("this origin may not send beacons"))
-            if method == "OPTIONS":
-                return Answer(204, None, {**cors, **self._preflight_headers()})
-            if method != "POST":
-                raise Refused(405, messages("use POST"))
-            if too_large:
-                raise Refused(413, messages(f"the body exceeds {self.body_limit(route)} bytes"))
-            content_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if content_type not in ACCEPTED_CONTENT_TYPES:
-                raise Refused(415, messages("send application/json (or text/plain) JSON"))
-            document = parse_json(body)
-            if ad_event:
-                kind, ad_id = ad_event.groups()
-                answer = self._ad_event(kind, ad_id, document)
-            else:
-                answer = self._conversion(document)
-        except Refused as refused:
-            answer = Answer(refused.status, refused.body)
-        return Answer(answer.status, answer.body, {**(cors or {}), **answer.headers})
+            route: RouteMatch | None = ROUTES.match(request.method, request.path)
+            wrong_method = None
+        except MethodNotAllowed as error:  # answered after the origin check, as a browser expects
+            route, wrong_method = None, error
+        if self._cors.headers_for(request.headers.get("Origin")) is None:
+            raise Refused(403, messages("this origin may not send beacons"))
+        if request.method == "OPTIONS":
+            return Answer(204, None, self._cors.preflight_headers())
+        if wrong_method is not None:
+            raise wrong_method
+        assert route is not None
+        if request.too_large:
+            raise Refused(413, messages(f"the body exceeds {self.body_limit(request.path)} bytes"))
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type not in ACCEPTED_CONTENT_TYPES:
+            raise Refused(415, messages("send application/json (or text/plain) JSON"))
+        document = parse_json(request.body)
+        if route.endpoint == "conversion":
+            return self._conversion(document)
+        return self._ad_event(route.params["kind"], route.params["adId"], document)
 
-    def _cors_headers(self, origin: str | None) -> dict[str, str] | None:
-        """CORS headers for an allowed origin, {} without an Origin (not a browser), None when refused."""
-        if not origin:
-            return {}
-        if origin.rstrip("/") not in self._settings.allowed_origins:
-            return None
-        # sendBeacon sends credentials: the origin must be named, never "*".
-        return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
+    def _error_answer(self, error: Exception, request: Request) -> Answer:
+        if isinstance(error, Refused):
+            return Answer(error.status, error.body)
+        if isinstance(error, MethodNotAllowed):
+            return Answer(405, messages("use POST"))
+        return Answer(404, messages(f"no route for {request.method} {request.path}"))
 
-    @staticmethod
-    def _preflight_headers() -> dict[str, str]:
-        return {"Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type",
-                "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS)}
+    def _finish(self, request: Request, answer: Answer) -> Answer:
+        """Every answer to an allowed browser origin carries its CORS headers."""
+        return answer.with_headers(self._cors.headers_for(request.headers.get("Origin")) or {})
 
     # -- ad events ------------------------------------------------------------------------------
 
@@ -183,7 +187,8 @@ class BeaconService:
             }))
         claim = self._dedup.claim(key_id(kind, ad_id, identity), self._windows[kind],
                                   {"kind": kind, "adId": ad_id}, tuple(writes))
-        structured_log.info("ad event", kind=kind, adId=ad_id, campaignId=ad.campaign_id, counted=claim.claimed)
+        logger.info("ad event",
+                    extra={"kind": kind, "adId": ad_id, "campaignId": ad.campaign_id, "counted": claim.claimed})
         return Answer(202, messages(ACCEPTED[kind]))
 
     # -- conversions ----------------------------------------------------------------------------
@@ -199,8 +204,9 @@ class BeaconService:
             "kind": "conversion", "conversionId": conversion_id, "publisherId": publisher_id, "orderId": order_id,
         })
         if not claim.claimed:
-            structured_log.info("conversion resent: ignored", publisherId=publisher_id, orderId=order_id,
-                                conversionId=claim.data.get("conversionId"))
+            logger.info("conversion resent: ignored",
+                        extra={"publisherId": publisher_id, "orderId": order_id,
+                               "conversionId": claim.data.get("conversionId")})
             return Answer(202, messages(ACCEPTED["conversion"]))
         flow_id = str(uuid.uuid4())
         message = OutgoingMessage(
@@ -211,11 +217,12 @@ class BeaconService:
         outcome = self._publish([message])[0]
         if not outcome.published:
             self._dedup.release(key, claim)
-            structured_log.error("conversion not queued", flow_id=flow_id, conversionId=conversion_id,
-                                 error=outcome.error)
+            logger.error("conversion not queued",
+                         extra={"flowId": flow_id, "conversionId": conversion_id, "error": outcome.error})
             return Answer(503, messages("the conversion could not be queued; send it again"))
-        structured_log.info("conversion queued", flow_id=flow_id, conversionId=conversion_id,
-                            publisherId=publisher_id, orderId=order_id, messageId=outcome.message_id)
+        logger.info("conversion queued",
+                    extra={"flowId": flow_id, "conversionId": conversion_id, "publisherId": publisher_id,
+                           "orderId": order_id, "messageId": outcome.message_id})
         return Answer(202, messages(ACCEPTED["conversion"]))
 
 

@@ -1,21 +1,22 @@
-"""Wiring of the beacon for one process: settings, clients, and the Flask glue."""
+"""Wiring of the beacon for one process: settings, clients, and logging."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from functools import lru_cache
 
 import flask
 
+from shared.platform import logs
 from shared.platform.clients import firestore_client
 from shared.platform.clock import utc_now
-from shared.platform.http import read_bounded
 from shared.platform.publisher import EventPublisher
 from shared.platform.settings import project_id
 from shared.retail_media.beacon import BeaconService
 from shared.retail_media.campaigns import AdLookup, CampaignStore
 from shared.retail_media.settings import AttributionSettings, BeaconSettings
+
+logs.configure()
 
 
 @lru_cache(maxsize=1)
@@ -29,10 +30,4 @@ def service() -> BeaconService:
 
 
 def handle(request: flask.Request) -> flask.Response:
-    beacon = service()
-    limit = beacon.body_limit(request.path)
-    body, too_large = read_bounded(request, limit)
-    answer = beacon.handle(request.method, request.path, request.headers, body, too_large)
-    payload = "" if answer.body is None else json.dumps(answer.body, ensure_ascii=False)
-    return flask.Response(payload, status=answer.status, headers=answer.headers,
-                          mimetype=None if answer.body is None else "application/json")
+    return service().api.serve(request)

@@ -11,14 +11,19 @@ import re
 from datetime import date, timedelta
 from typing import Mapping
 
+from werkzeug.routing import Rule
+
 from shared.platform.api_keys import ApiKeyVerifier
 from shared.platform.clock import Clock
-from shared.retail_media.beacon import Answer, Refused, messages
+from shared.platform.http import Answer, HttpApi, MethodNotAllowed, Request, Routes
+from shared.retail_media.beacon import Refused, internal_answer, messages
 from shared.retail_media.campaigns import CampaignStore
 from shared.retail_media.reports import CampaignReports, report_json
 
-_ROUTE = re.compile(r"/v1/reports/campaigns/([^/]+)")
+ROUTES = Routes([Rule("/v1/reports/campaigns/<campaignId>", endpoint="campaign_report", methods=["GET"])])
 DEFAULT_DAYS = 7
+# A report request has no body; whatever a client sends is read no further than this.
+MAX_BODY_BYTES = 1024
 
 
 class ReportsApi:
@@ -29,22 +34,25 @@ class ReportsApi:
         self._reports = reports
         self._max_days = max_days
         self._clock = clock
+        self.api = HttpApi(name="reports", handle=self.handle, body_limit=lambda _path: MAX_BODY_BYTES,
+                           error_family=(Refused,), error_answer=self._error_answer, internal_answer=internal_answer)
 
-    def handle(self, method: str, path: str, args: Mapping[str, str], authorization: str | None) -> Answer:
-        try:
-            route = _ROUTE.fullmatch(path.rstrip("/"))
-            if not route:
-                raise Refused(404, messages(f"no route for {method} {path}"))
-            if method != "GET":
-                raise Refused(405, messages("use GET"))
-            self._authenticate(authorization)
-            first, last = self._range(args)
-            campaign = self._campaigns.get(route.group(1))
-            if campaign is None:
-                raise Refused(404, messages(f"unknown campaign {route.group(1)!r}"))
-            return Answer(200, report_json(campaign, first, last, self._reports.daily(campaign.id, first, last)))
-        except Refused as refused:
-            return Answer(refused.status, refused.body)
+    def handle(self, request: Request) -> Answer:
+        route = ROUTES.match(request.method, request.path)
+        self._authenticate(request.headers.get("Authorization"))
+        first, last = self._range(request.args)
+        campaign = self._campaigns.get(route.params["campaignId"])
+        if campaign is None:
+            raise Refused(404, messages(f"unknown campaign {route.params['campaignId']!r}"))
+        return Answer(200, report_json(campaign, first, last, self._reports.daily(campaign.id, first, last)))
+
+    @staticmethod
+    def _error_answer(error: Exception, request: Request) -> Answer:
+        if isinstance(error, Refused):
+            return Answer(error.status, error.body)
+        if isinstance(error, MethodNotAllowed):
+            return Answer(405, messages("use GET"))
+        return Answer(404, messages(f"no route for {request.method} {request.path}"))
 
     def _authenticate(self, authorization: str | None) -> None:
         scheme, _, key = (authorization or "").partition(" ")

@@ -1,12 +1,12 @@
-"""Wiring of the reports function for one process: settings, clients, and the Flask glue."""
+"""Wiring of the reports function for one process: settings, clients, and logging."""
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 
 import flask
 
+from shared.platform import logs
 from shared.platform.api_keys import ApiKeyStore, ApiKeyVerifier
 from shared.platform.clients import firestore_client
 from shared.platform.clock import utc_now
@@ -14,6 +14,8 @@ from shared.retail_media.campaigns import CampaignStore
 from shared.retail_media.reports import CampaignReports
 from shared.retail_media.reports_api import ReportsApi
 from shared.retail_media.settings import ReportsSettings
+
+logs.configure()
 
 
 @lru_cache(maxsize=1)
@@ -25,6 +27,4 @@ def service() -> ReportsApi:
 
 
 def handle(request: flask.Request) -> flask.Response:
-    answer = service().handle(request.method, request.path, request.args, request.headers.get("Authorization"))
-    return flask.Response(json.dumps(answer.body, ensure_ascii=False), status=answer.status,
-                          mimetype="application/json")
+    return service().api.serve(request)

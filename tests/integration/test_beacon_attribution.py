@@ -29,6 +29,7 @@ from tests.integration.beacon_support import (
     post_conversion,
     post_event,
 )
+from tests.support.http import http_request
 
 WINDOW = timedelta(days=14)
 
@@ -135,10 +136,10 @@ def test_day_14_edge_and_click_vs_view(stack: dict[str, Any], kind: str, campaig
     campaign = fresh_campaign(stack, campaign_type, skus=("SKU-E",))
     beacon = BeaconService(BeaconSettings.from_env(), client, AdLookup(CampaignStore(client).ad, 0), captured,
                            clock, touchpoint_ttl=WINDOW + timedelta(days=1))
-    beacon.handle("POST", f"/v1/beacon/{kind}/{campaign.ad_ids[0]}", {}, b'{"session_id": "s-edge"}', False)
+    beacon.api.answer(http_request("POST", f"/v1/beacon/{kind}/{campaign.ad_ids[0]}", b'{"session_id": "s-edge"}', {}))
     clock.now = touched_at + after
     body = order(campaign, ("SKU-E", 1, 5.0), session="s-edge", created_at=clock.now)
-    assert beacon.handle("POST", "/v1/beacon/conversion", {}, json.dumps(body).encode(), False).status == 202
+    assert beacon.api.answer(http_request("POST", "/v1/beacon/conversion", json.dumps(body).encode(), {})).status == 202
     clock.now += timedelta(seconds=2)  # processed a little after the order
     attribution = AttributionService(client, CampaignStore(client), Window(WINDOW, timedelta(minutes=5)), clock)
     result = attribution.process(captured.messages[0])

@@ -17,6 +17,7 @@ from shared.retail_media.campaigns import AdLookup, CampaignStore
 from shared.retail_media.dedup import COLLECTION, DedupStore, key_id
 from shared.retail_media.settings import BeaconSettings
 from tests.integration.beacon_support import counted, db, fresh_campaign, post_event
+from tests.support.http import http_request
 
 START = datetime(2026, 5, 4, 10, 0, tzinfo=timezone.utc)
 
@@ -49,8 +50,7 @@ def beacon(stack: dict[str, Any]) -> tuple[BeaconService, Clock, RecordingPublis
 
 
 def send(service: BeaconService, kind: str, ad_id: str, body: dict) -> int:
-    answer = service.handle("POST", f"/v1/beacon/{kind}/{ad_id}", {"Content-Type": "application/json"},
-                            json.dumps(body).encode(), False)
+    answer = service.api.answer(http_request("POST", f"/v1/beacon/{kind}/{ad_id}", json.dumps(body).encode(), {"Content-Type": "application/json"}))
     return answer.status
 
 
@@ -140,7 +140,7 @@ def test_a_conversion_resent_within_30_days_is_ignored_then_accepted_again(stack
             "items": [{"sku": "SKU-001", "quantity": 1, "price": 10, "promotional_price": 9}]}
 
     def post() -> int:
-        return service.handle("POST", "/v1/beacon/conversion", {}, json.dumps(body).encode(), False).status
+        return service.api.answer(http_request("POST", "/v1/beacon/conversion", json.dumps(body).encode(), {})).status
 
     assert post() == 202
     clock.now = START + timedelta(days=30) - timedelta(seconds=1)
@@ -162,7 +162,7 @@ def test_a_conversion_that_could_not_be_queued_can_be_sent_again(stack: dict[str
             + datetime.now(timezone.utc).isoformat(), "email_hashed": "0" * 64,
             "created_at": "2026-05-04T09:00:00Z",
             "items": [{"sku": "SKU-001", "quantity": 1, "price": 10, "promotional_price": 9}]}
-    answer = failing.handle("POST", "/v1/beacon/conversion", {}, json.dumps(body).encode(), False)
+    answer = failing.api.answer(http_request("POST", "/v1/beacon/conversion", json.dumps(body).encode(), {}))
     assert answer.status == 503 and answer.body == {"messages": ["the conversion could not be queued; send it again"]}
-    assert service.handle("POST", "/v1/beacon/conversion", {}, json.dumps(body).encode(), False).status == 202
+    assert service.api.answer(http_request("POST", "/v1/beacon/conversion", json.dumps(body).encode(), {})).status == 202
     assert len(publisher.messages) == 1

@@ -16,6 +16,7 @@ from shared.retail_media.beacon import BeaconService
 from shared.retail_media.campaigns import AdLookup, CampaignStore
 from shared.retail_media.settings import BeaconSettings
 from tests.integration.beacon_support import db, fresh_campaign, order, post_event
+from tests.support.http import http_request
 from tools import admin
 
 DAY1 = datetime(2026, 2, 1, 23, 59, 59, tzinfo=timezone.utc)
@@ -53,7 +54,7 @@ def history(stack: dict[str, Any]):
                            clock, touchpoint_ttl=timedelta(days=15))
 
     def send(path: str, body: dict[str, Any]) -> None:
-        assert beacon.handle("POST", path, {}, json.dumps(body).encode(), False).status == 202
+        assert beacon.api.answer(http_request("POST", path, json.dumps(body).encode(), {})).status == 202
     ad = f"/v1/beacon/{{}}/{campaign.ad_ids[0]}"
     send(ad.format("impression"), {"session_id": "s1"})
     send(ad.format("impression"), {"session_id": "s2"})

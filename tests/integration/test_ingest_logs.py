@@ -26,7 +26,9 @@ def test_a_flow_is_logged_as_json_with_its_flow_id_as_trace(stack):
     [entry] = entries
     assert entry["severity"] == "INFO"
     assert entry["message"] == "event published"
-    assert entry["logging.googleapis.com/trace"] == f"projects/{stack['project_id']}/traces/{flow_id}"
+    # A Cloud Trace id is 32 hex digits: a UUID flowId gives its own hex.
+    assert entry["logging.googleapis.com/trace"] == f"projects/{stack['project_id']}/traces/{uuid.UUID(flow_id).hex}"
+    assert entry["logging.googleapis.com/sourceLocation"]["file"].endswith("shared/ingest/service.py")
     assert entry["eventId"] == event["eventId"]
 
 

@@ -24,7 +24,7 @@ from shared.monitor.operations import (
     plan_identify,
 )
 from shared.monitor.rules import MonitoringRules, RequestFacts
-from shared.monitor.service import _route
+from shared.monitor.service import ROUTES, relative_path
 from shared.monitor.users import (
     apply_changes,
     merge_users,
@@ -35,6 +35,7 @@ from shared.monitor.users import (
     validate_changes,
 )
 from shared.monitor.values import InvalidValue, ValueSpec
+from shared.platform.http import MethodNotAllowed, NoRoute
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "monitor"
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
@@ -300,18 +301,16 @@ def test_the_config_snapshot_is_reloaded_only_after_its_time():
 @pytest.mark.parametrize("path", ["/v1/users/abc/identify", "/lumis/api/rest/lumis/monitor/v1/users/abc/identify",
                                   "/v1/users/abc/identify/"])
 def test_routes_are_served_at_v1_and_under_the_spec_prefix(path):
-    route, params = _route("POST", path)
-    assert route.handler == "identify" and params == {"trackId": "abc"}
+    route = ROUTES.match("POST", relative_path(path))
+    assert route.endpoint == "identify" and route.params == {"trackId": "abc"}
 
 
 def test_unknown_routes_and_methods():
-    with pytest.raises(MonitorError) as error:
-        _route("POST", "/lumis/api/rest/lumis/monitor/v2/users")
-    assert (error.value.status, error.value.code) == (404, "UNKNOWN_ROUTE")
-    with pytest.raises(MonitorError) as error:
-        _route("GET", "/v1/users/abc")
-    assert (error.value.status, error.value.code, error.value.parameters) == (405, "METHOD_NOT_ALLOWED",
-                                                                                {"allowed": ["PATCH"]})
+    with pytest.raises(NoRoute):
+        ROUTES.match("POST", relative_path("/lumis/api/rest/lumis/monitor/v2/users"))
+    with pytest.raises(MethodNotAllowed) as error:
+        ROUTES.match("GET", relative_path("/v1/users/abc"))
+    assert error.value.allowed == ["PATCH"]
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -353,12 +352,13 @@ def test_merge_users_keeps_the_owner_values():
 
 
 def test_openapi_describes_every_route_at_both_paths():
-    from shared.monitor.service import ROUTES, SPEC_PREFIX
+    from shared.monitor.service import SPEC_PREFIX
 
     document = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
-    for route in ROUTES:
-        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", route.pattern.pattern.strip("^$"))
-        assert route.method.lower() in document["paths"][path], path
+    for route in ROUTES.describe():
+        method, _, rule = route.partition(" ")
+        path = re.sub(r"<(\w+)>", r"{\1}", rule)
+        assert method.lower() in document["paths"][path], path
         pointer = "#/paths/" + path.replace("~", "~0").replace("/", "~1")
         assert document["paths"][SPEC_PREFIX + path] == {"$ref": pointer}
 

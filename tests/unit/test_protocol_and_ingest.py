@@ -13,6 +13,7 @@ from shared.ingest.settings import IngestSettings
 from shared.platform.api_keys import ApiKeyVerifier, hash_key
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 from tests.conftest import fresh_event
+from tests.support.http import http_request
 
 KEY = "fpk_000000000001_secret"
 SETTINGS = IngestSettings(events_topic="events", publish_timeout_seconds=1, max_event_bytes=10_000,
@@ -30,7 +31,7 @@ def ok_publish(messages: list[OutgoingMessage]) -> list[PublishOutcome]:
 
 def call(svc: IngestService, body, path="/v1/events"):
     raw = json.dumps(body).encode()
-    return svc.handle("POST", path, f"Bearer {KEY}", raw, too_large=False)
+    return svc.api.answer(http_request("POST", path, raw, {"Authorization": f"Bearer {KEY}"}))
 
 
 def test_a_bare_event_is_its_own_payload_with_a_new_flow_id():
