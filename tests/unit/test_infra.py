@@ -48,14 +48,19 @@ def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason():
 def test_cloudbuild_is_a_valid_build_message():
     document = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
     build = json_format.ParseDict(document, Build.pb(Build()), ignore_unknown_fields=False)
-    assert [s.id for s in build.steps] == ["test", "package", "terraform-init", "terraform-plan", "terraform-apply"]
-    assert "make test" in build.steps[0].args[-1]
+    assert [s.id for s in build.steps] == ["terraform-binary", "test", "package", "preflight", "terraform-init",
+                                           "terraform-plan", "terraform-apply", "post-apply"]
+    steps = {s.id: s for s in build.steps}
+    assert steps["test"].args[-1].endswith("make test")
+    # Every step after the first waits for the one before: the pipeline is one sequence.
+    assert all(list(b.wait_for) == [a.id] for a, b in zip(build.steps, build.steps[1:]))
+    assert build.service_account.endswith("/serviceAccounts/fpass-deployer@${PROJECT_ID}.iam.gserviceaccount.com")
     assert build.timeout.seconds > 0
 
 
 def test_a_misspelt_cloudbuild_field_is_rejected():
     document = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
-    document["steps"][0]["entrypiont"] = document["steps"][0].pop("entrypoint")
+    document["steps"][1]["entrypiont"] = document["steps"][1].pop("entrypoint")
     with pytest.raises(json_format.ParseError):
         json_format.ParseDict(document, Build.pb(Build()), ignore_unknown_fields=False)
 
@@ -123,7 +128,7 @@ def test_a_public_grant_outside_the_public_set_is_caught(tree):
 
 
 def test_a_primitive_role_is_caught(tree):
-    _edit(tree / "terraform" / "identity.tf", 'role     = "roles/logging.logWriter"', 'role     = "roles/editor"')
+    _edit(tree / "terraform" / "identity.tf", 'role       = "roles/logging.logWriter"', 'role       = "roles/editor"')
     [problem] = infra_checks.check_no_primitive_roles(tree)
     assert problem.startswith("terraform/identity.tf:") and problem.endswith("uses a primitive role")
 
