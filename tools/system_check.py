@@ -99,7 +99,8 @@ def check(target: str | None, declaration: Declaration) -> list[str]:
     return [p for p in (problem(part) for part in declaration.needs(target)) if p]
 
 
-def provide(target: str, declaration: Declaration, root: Path = REPO_ROOT) -> list[str]:
+def provide(target: str, declaration: Declaration, root: Path = REPO_ROOT,
+            install_dir: Path = INSTALL_DIR) -> list[str]:
     """Install, in this (pipeline) container, the parts of ``target`` that are missing."""
     apt: list[str] = []
     for part in declaration.needs(target):
@@ -112,9 +113,9 @@ def provide(target: str, declaration: Declaration, root: Path = REPO_ROOT) -> li
             if not source.exists():
                 return [f"{part.name}: {source} does not exist: the step {part.copy_made_by_step!r} makes it "
                         f"and must run before this one (waitFor)"]
-            INSTALL_DIR.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, INSTALL_DIR / (part.command or part.name))
-            (INSTALL_DIR / (part.command or part.name)).chmod(0o755)
+            install_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, install_dir / (part.command or part.name))
+            (install_dir / (part.command or part.name)).chmod(0o755)
             print(f"provided {part.name} from {part.copy_from}")
     if apt:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
