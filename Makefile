@@ -10,10 +10,11 @@ CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
 export TF_CLI_CONFIG_FILE := /dev/null
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: demo test up package bench tf-validate infra-check py312-check clean check-system
+.PHONY: demo test up package bench tf-validate infra-check py312-check deploy-check preflight post-apply clean \
+        check-python check-system
 
 $(INSTALLED): requirements.txt requirements-dev.txt
-	@$(MAKE) --no-print-directory check-system
+	@$(MAKE) --no-print-directory check-python
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
@@ -23,37 +24,40 @@ $(CHECKOV_INSTALLED): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
-# Fail early, naming what is missing, before installing anything.
-check-system:
+# Fail early, naming what is missing, before installing anything. What each target needs is
+# declared once in system-parts.toml (the pipeline's steps install from the same file):
+# `check-system-<target>` checks one target's parts, `check-system` those of every target.
+check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
 	  || { echo "error: Python 3.11+ is required as '$(PYTHON)' (set PYTHON=...)"; exit 1; }
-	@command -v java >/dev/null || { echo "error: java not found: the Google emulators need Java 17+"; exit 1; }
-	@command -v terraform >/dev/null || { echo "error: terraform not found on PATH (Terraform 1.5+)"; exit 1; }
-	@command -v gcloud >/dev/null || [ -n "$$CLOUDSDK_ROOT" ] \
-	  || { echo "error: Google Cloud SDK not found: install it, then run" \
-	       "'gcloud components install pubsub-emulator cloud-firestore-emulator'"; exit 1; }
 
-demo: $(INSTALLED)
+check-system: check-python
+	@$(PYTHON) -m tools.system_check check
+
+check-system-%: check-python
+	@$(PYTHON) -m tools.system_check check $*
+
+demo: check-system-demo $(INSTALLED)
 	$(PY) -m tools.demo
 
-test: $(INSTALLED) $(CHECKOV_INSTALLED)
+test: check-system-test $(INSTALLED) $(CHECKOV_INSTALLED)
 	$(PY) -m pytest
 
 # The whole local stack in the foreground until Ctrl-C / SIGTERM.
-up: $(INSTALLED)
+up: check-system-up $(INSTALLED)
 	exec $(PY) -m tools.stack up
 
 # One deployable folder and zip per function in build/package/ (main.py, shared/, requirements.txt).
-package: $(INSTALLED)
+package: check-system-package $(INSTALLED)
 	$(PY) -m tools.package
 
-bench: $(INSTALLED)
+bench: check-system-bench $(INSTALLED)
 	$(PY) -m tools.bench
 
 # The deployed runtime is python312: build a 3.12 venv, run the unit tests and import every
 # packaged function with it. PYTHON312 defaults to pyenv's 3.12 when present.
 PYTHON312 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3.12)
-py312-check: package
+py312-check: check-system-py312-check package
 	@command -v $(PYTHON312) >/dev/null || { echo "error: Python 3.12 not found (set PYTHON312=...)"; exit 1; }
 	$(PYTHON312) -m venv .venv312
 	.venv312/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -63,13 +67,33 @@ py312-check: package
 	  echo "$$name: imports from its package on Python 3.12"; done
 
 # Offline Terraform checks alone (also part of `make test`).
-infra-check: $(INSTALLED) $(CHECKOV_INSTALLED)
+infra-check: check-system-infra-check $(INSTALLED) $(CHECKOV_INSTALLED)
 	terraform fmt -check -recursive terraform
 	$(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --compact --quiet --skip-download
 	$(PY) -m tools.infra_checks
 
-# Needs the network (provider download): not part of `make test`.
-tf-validate:
+# Operator settings (README, "Deploying"): the tfvars file the pipeline's plan reads, by default
+# the one cloudbuild.yaml's substitution _TFVARS names. PROJECT_ID defaults to GOOGLE_CLOUD_PROJECT.
+PROJECT_ID ?= $(GOOGLE_CLOUD_PROJECT)
+TFVARS ?=
+DEPLOY_ARGS = $(if $(PROJECT_ID),--project $(PROJECT_ID)) $(if $(TFVARS),--tfvars $(TFVARS))
+
+# Offline: prints the plan command and inputs the pipeline would use, names every missing
+# operator setting, and runs Terraform's own validation of them (no provider needed).
+deploy-check: check-system-deploy-check $(INSTALLED)
+	$(PY) -m tools.deploy_check check $(DEPLOY_ARGS)
+
+# deploy-check, then (online, gcloud) the project's org policies against those settings.
+preflight: check-system-preflight $(INSTALLED)
+	$(PY) -m tools.deploy_check preflight $(DEPLOY_ARGS)
+
+# After terraform apply (online, gcloud): what Terraform cannot set (beacon's invoker IAM check).
+post-apply: check-system-post-apply $(INSTALLED)
+	$(PY) -m tools.deploy_check post-apply $(DEPLOY_ARGS)
+
+# Needs the network (provider download): not part of `make test`. Writes .terraform.lock.hcl:
+# commit it (README, "Deploying").
+tf-validate: check-system-tf-validate
 	cd terraform && terraform init -backend=false -input=false && terraform validate
 
 clean:

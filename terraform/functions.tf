@@ -12,10 +12,11 @@ locals {
       source_bucket         = google_storage_bucket.sources.name
       source_object         = google_storage_bucket_object.source[name].name
       service_account_email = google_service_account.function[name].email
-      environment           = local.environment[name]
+      build_service_account = google_service_account.builder.id
+      environment           = local.settings[name].environment
       secrets               = try(f.secrets, {})
       memory                = local.settings[name].memory
-      timeout_seconds       = local.settings[name].timeout
+      timeout_seconds       = local.settings[name].timeout_seconds
       concurrency           = local.settings[name].concurrency
       max_instances         = local.settings[name].max_instances
     }
@@ -28,22 +29,27 @@ module "http_function" {
 
   function = local.function_inputs[each.key]
   # Called from outside Google Cloud (platform apps, browsers, external systems).
-  ingress    = "ALLOW_ALL"
-  depends_on = [google_project_service.required]
+  ingress = "ALLOW_ALL"
+  # The publishing functions come after every push subscription (and its grants) exists, so
+  # nothing they publish during the first apply finds a topic without its consumers.
+  depends_on = [google_project_service.required, module.pushed_function, google_project_iam_member.builder]
 }
 
-# beacon is called by storefront browsers: public. Everything else needs an allowed principal.
+# beacon is called by storefront browsers: public, by an allUsers grant unless the operator
+# chose to turn off Cloud Run's invoker IAM check instead (beacon_public_access, README "Org policies").
 resource "google_cloud_run_service_iam_member" "public_invoker" {
   #checkov:skip=CKV_GCP_102:beacon is fired by storefront browsers with navigator.sendBeacon, which cannot authenticate; it is public by design (architecture.md, Security).
-  for_each = local.public_functions
+  for_each = var.beacon_public_access == "allUsers" ? local.public_functions : toset([])
   location = var.region
   service  = module.http_function[each.key].name
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
 
+# Everything else needs a principal of invoker_members (module.settings refuses a private
+# function with nobody unless private_functions_without_invokers lists it).
 resource "google_cloud_run_service_iam_member" "private_invoker" {
-  for_each = { for pair in setproduct(local.private_functions, var.invoker_members) : "${pair[0]}:${pair[1]}" => { function = pair[0], member = pair[1] } }
+  for_each = module.settings.private_invokers
   location = var.region
   service  = module.http_function[each.value.function].name
   role     = "roles/run.invoker"

@@ -14,15 +14,16 @@ module "pushed_function" {
   for_each = local.pushed_functions
 
   function                = local.function_inputs[each.key]
+  pusher_account_id       = module.settings.pusher_account_ids[each.key]
   project_number          = data.google_project.current.number
   topic_id                = google_pubsub_topic.platform[each.value.topic].id
-  max_delivery_attempts   = coalesce(var.max_delivery_attempts, try(each.value.push.max_delivery_attempts, local.push_defaults.max_delivery_attempts))
-  min_backoff             = "${try(each.value.push.min_backoff_seconds, local.push_defaults.min_backoff_seconds)}s"
-  max_backoff             = "${try(each.value.push.max_backoff_seconds, local.push_defaults.max_backoff_seconds)}s"
-  ack_deadline_seconds    = try(each.value.push.ack_deadline_seconds, local.push_defaults.ack_deadline_seconds)
+  max_delivery_attempts   = module.settings.push[each.key].max_delivery_attempts
+  min_backoff             = module.settings.push[each.key].min_backoff
+  max_backoff             = module.settings.push[each.key].max_backoff
+  ack_deadline_seconds    = module.settings.push[each.key].ack_deadline_seconds
   dead_letter_retention   = "${local.topology.dead_letters.message_retention_seconds}s"
   dead_letter_hold_name   = "${each.key}-dead-letter${local.topology.dead_letters.hold_subscription_suffix}"
   dead_letter_ack_seconds = local.topology.dead_letters.ack_deadline_seconds
 
-  depends_on = [google_project_service.required]
+  depends_on = [google_project_service.required, google_project_iam_member.builder]
 }

@@ -1,5 +1,7 @@
 # Function sources: the zips of `make package`, named after their SHA-256 so that a changed
-# function is redeployed and an unchanged one is not.
+# function is redeployed and an unchanged one is not. A changed zip is a new object: Terraform
+# deletes the old one, which versioning keeps as a noncurrent version; those are deleted 30 days
+# later (an object name never gets a newer version, so a num_newer_versions rule never fires).
 
 resource "google_storage_bucket" "sources" {
   #checkov:skip=CKV_GCP_62:Access logs of a bucket only Cloud Build and Cloud Functions read add cost, not insight; Cloud Audit Logs cover it.
@@ -15,7 +17,8 @@ resource "google_storage_bucket" "sources" {
 
   lifecycle_rule {
     condition {
-      num_newer_versions = 5
+      with_state                 = "ARCHIVED"
+      days_since_noncurrent_time = 30
     }
     action {
       type = "Delete"

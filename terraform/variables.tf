@@ -14,15 +14,15 @@ variable "region" {
   default     = "southamerica-east1"
 
   validation {
-    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
-    error_message = "region must look like southamerica-east1."
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must look like southamerica-east1 or europe-west10."
   }
 }
 
 variable "firestore_location" {
-  description = "Firestore location (a region or a multi-region such as nam5). Cannot change after creation."
+  description = "Firestore location (a region or a multi-region such as nam5); null: the region. Cannot change after creation."
   type        = string
-  default     = "southamerica-east1"
+  default     = null
 }
 
 variable "package_dir" {
@@ -92,19 +92,66 @@ variable "max_delivery_attempts" {
   }
 }
 
+# -- Operator settings: no default, so a plan without them fails naming them (README, "Deploying").
+
 variable "invoker_members" {
-  description = "Principals allowed to call the private HTTP functions (ingest, monitor, reports), e.g. serviceAccount:app@proj.iam.gserviceaccount.com."
-  type        = list(string)
-  default     = []
+  description = "Principals allowed to call each private HTTP function (ingest, monitor, reports), by function name, e.g. { ingest = [\"serviceAccount:app@proj.iam.gserviceaccount.com\"] }. A private function with nobody is refused unless listed in private_functions_without_invokers."
+  type        = map(list(string))
 
   validation {
-    condition     = alltrue([for m in var.invoker_members : can(regex("^(user|serviceAccount|group|domain):", m))])
-    error_message = "invoker_members entries must start with user:, serviceAccount:, group: or domain:."
+    condition     = alltrue([for m in flatten(values(var.invoker_members)) : can(regex("^(user|serviceAccount|group|domain|principal|principalSet):.+", m))])
+    error_message = "invoker_members entries must start with user:, serviceAccount:, group:, domain:, principal: or principalSet: (allUsers and allAuthenticatedUsers are refused: these functions are private)."
+  }
+}
+
+variable "private_functions_without_invokers" {
+  description = "Private HTTP functions you deploy on purpose with nobody allowed to call them (every call answered 403), e.g. [\"reports\"] before its dashboards exist."
+  type        = list(string)
+  default     = []
+}
+
+variable "beacon_allowed_origins" {
+  description = "Browser origins (https://host[:port]) of the publishers' storefronts: beacon answers their CORS requests and refuses every other browser origin (BEACON_ALLOWED_ORIGINS)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.beacon_allowed_origins) > 0
+    error_message = "beacon_allowed_origins is empty: every browser would be refused. List the storefronts' origins, e.g. [\"https://shop.example.com\"]."
+  }
+  validation {
+    condition     = alltrue([for o in var.beacon_allowed_origins : can(regex("^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", o))])
+    error_message = "beacon_allowed_origins entries are origins: https://, a lowercase host, an optional port, no path and no trailing slash (never \"*\")."
+  }
+}
+
+variable "beacon_public_access" {
+  description = "How beacon is made public: \"allUsers\" (a roles/run.invoker grant, refused where the Domain Restricted Sharing org policy holds) or \"invoker-iam-check-disabled\" (no grant; `make post-apply`, the pipeline's last step, turns off Cloud Run's invoker IAM check). README, \"Org policies\"."
+  type        = string
+  default     = "allUsers"
+
+  validation {
+    condition     = contains(["allUsers", "invoker-iam-check-disabled"], var.beacon_public_access)
+    error_message = "beacon_public_access must be \"allUsers\" or \"invoker-iam-check-disabled\"."
   }
 }
 
 variable "partner_secret_ids" {
-  description = "Secret Manager secret ids holding partner webhook signing secrets and MongoDB connection strings. Terraform creates the containers; operators add versions."
+  description = "Secret Manager secret ids holding partner webhook signing secrets and MongoDB connection strings ([] when no partner needs one yet). Terraform creates the containers and lets the forwarders read them; operators add the versions (values)."
+  type        = list(string)
+
+  validation {
+    condition     = alltrue([for id in var.partner_secret_ids : can(regex("^[A-Za-z0-9_-]{1,255}$", id))])
+    error_message = "partner_secret_ids are secret ids (letters, digits, _ and -), not resource names or values."
+  }
+}
+
+variable "alert_notification_channels" {
+  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/ID) that alerts will notify. Not used yet: the alerts come with a later change."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "alert_notification_channels entries look like projects/<project>/notificationChannels/<id>."
+  }
 }

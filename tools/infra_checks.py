@@ -248,6 +248,101 @@ def check_local_stack_matches_terraform(root: Path) -> list[str]:
     return problems
 
 
+# -- deployment on a real project: dependencies, identities, lifecycle ---------------------------
+
+API_ENABLEMENT = "google_project_service.required"
+# Resources whose creation fails while their APIs (IAM, Cloud Resource Manager) are still off.
+NEEDS_APIS = ("google_service_account", "google_project_iam_member")
+
+
+def _depends_on(block: Resource) -> str:
+    return " ".join(str(d) for d in block.body.get("depends_on", []))
+
+
+def _root_module_blocks(root: Path) -> list[Resource]:
+    return [b for b in terraform_blocks(root) if b.kind == "module" and b.file.parent == root / "terraform"]
+
+
+def check_identities_wait_for_apis(root: Path) -> list[str]:
+    """Service accounts and project IAM members are created after the APIs are enabled: each
+    depends on google_project_service.required, directly or through its root module block."""
+    problems = []
+    module_waits: dict[Path, bool] = {}
+    for block in _root_module_blocks(root):
+        directory = (root / "terraform" / str(block.body.get("source", ""))).resolve()
+        module_waits[directory] = module_waits.get(directory, True) and API_ENABLEMENT in _depends_on(block)
+    for block in terraform_blocks(root):
+        if block.kind not in NEEDS_APIS:
+            continue
+        if block.file.parent == root / "terraform":
+            waits = API_ENABLEMENT in _depends_on(block)
+        else:
+            waits = module_waits.get(block.file.parent.resolve(), False)
+        if not waits:
+            problems.append(f"{block.kind}.{block.name} ({block.file.relative_to(root)}) does not depend on "
+                            f"{API_ENABLEMENT}")
+    return problems
+
+
+def check_project_read_after_apis(root: Path) -> list[str]:
+    """data.google_project needs the Cloud Resource Manager API: enabled by Terraform too, and
+    the read waits for the enablement."""
+    problems = []
+    for path in sorted((root / "terraform").glob("*.tf")):
+        parsed = _load_hcl(path)
+        for entry in parsed.get("data", []):
+            for name, body in (entry.get("google_project") or {}).items():
+                if API_ENABLEMENT not in " ".join(str(d) for d in body.get("depends_on", [])):
+                    problems.append(f"data.google_project.{name} is read before {API_ENABLEMENT}")
+        for entry in parsed.get("resource", []):
+            for name, body in (entry.get("google_project_service") or {}).items():
+                if "cloudresourcemanager.googleapis.com" not in str(body.get("for_each", "")):
+                    problems.append(f"google_project_service.{name} does not enable cloudresourcemanager.googleapis.com")
+    return problems
+
+
+def check_push_subscriptions_wait_for_grants(root: Path) -> list[str]:
+    """A push subscription starts pushing when created: it depends on the invoker grant of its
+    pusher and on the grant that lets the Pub/Sub agent sign as the pusher."""
+    problems = []
+    for block in terraform_blocks(root):
+        if block.kind == "google_pubsub_subscription" and "push_config" in block.body:
+            needs = _depends_on(block)
+            for kind, what in (("google_cloud_run_service_iam_member.", "the pusher's run.invoker grant"),
+                               ("google_service_account_iam_member.", "the agent's token-creator grant on the pusher")):
+                if kind not in needs:
+                    problems.append(f"push subscription {block.name} ({block.file.name}) does not depend on {what}")
+    return problems
+
+
+def check_functions_build_as_their_account(root: Path) -> list[str]:
+    """Every function names its build service account (never the project's default build account)."""
+    problems = []
+    for block in terraform_blocks(root):
+        if block.kind == "google_cloudfunctions2_function":
+            build = (block.body.get("build_config") or [{}])[0]
+            if not build.get("service_account"):
+                problems.append(f"{block.kind}.{block.name} ({block.file.name}) has no build_config.service_account")
+    return problems
+
+
+def check_versioned_buckets_expire_old_versions(root: Path) -> list[str]:
+    """A versioned bucket deletes noncurrent versions by age. (num_newer_versions alone never
+    fires for objects named after their content: no name ever gets a newer version.)"""
+    problems = []
+    for block in terraform_blocks(root):
+        if block.kind != "google_storage_bucket":
+            continue
+        if not any(v.get("enabled") for v in block.body.get("versioning", [])):
+            continue
+        by_age = [r for r in block.body.get("lifecycle_rule", [])
+                  if any(k in (r.get("condition") or [{}])[0] for k in ("days_since_noncurrent_time", "noncurrent_time_before"))
+                  and (r.get("action") or [{}])[0].get("type") == "Delete"]
+        if not by_age:
+            problems.append(f"versioned bucket {block.name} ({block.file.name}) never deletes noncurrent versions by age")
+    return problems
+
+
 CHECKS = [
     check_functions_match_topology,
     check_function_grants_name_known_topics,
@@ -257,7 +352,21 @@ CHECKS = [
     check_only_beacon_is_public,
     check_no_primitive_roles,
     check_local_stack_matches_terraform,
+    check_identities_wait_for_apis,
+    check_project_read_after_apis,
+    check_push_subscriptions_wait_for_grants,
+    check_functions_build_as_their_account,
+    check_versioned_buckets_expire_old_versions,
 ]
+
+
+def _pipeline_checks() -> list:
+    from tools import pipeline_checks  # the Makefile, cloudbuild.yaml and system-parts.toml
+
+    return pipeline_checks.CHECKS
+
+
+CHECKS += _pipeline_checks()
 
 
 def run_all(root: Path = REPO_ROOT) -> list[str]:

@@ -48,14 +48,19 @@ def test_checkov_finds_no_failed_check_and_every_skip_has_a_reason():
 def test_cloudbuild_is_a_valid_build_message():
     document = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
     build = json_format.ParseDict(document, Build.pb(Build()), ignore_unknown_fields=False)
-    assert [s.id for s in build.steps] == ["test", "package", "terraform-init", "terraform-plan", "terraform-apply"]
-    assert "make test" in build.steps[0].args[-1]
+    assert [s.id for s in build.steps] == ["terraform-binary", "test", "package", "preflight", "terraform-init",
+                                           "terraform-plan", "terraform-apply", "post-apply"]
+    steps = {s.id: s for s in build.steps}
+    assert steps["test"].args[-1].endswith("make test")
+    # Every step after the first waits for the one before: the pipeline is one sequence.
+    assert all(list(b.wait_for) == [a.id] for a, b in zip(build.steps, build.steps[1:]))
+    assert build.service_account.endswith("/serviceAccounts/fpass-deployer@${PROJECT_ID}.iam.gserviceaccount.com")
     assert build.timeout.seconds > 0
 
 
 def test_a_misspelt_cloudbuild_field_is_rejected():
     document = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
-    document["steps"][0]["entrypiont"] = document["steps"][0].pop("entrypoint")
+    document["steps"][1]["entrypiont"] = document["steps"][1].pop("entrypoint")
     with pytest.raises(json_format.ParseError):
         json_format.ParseDict(document, Build.pb(Build()), ignore_unknown_fields=False)
 
@@ -72,7 +77,8 @@ def test_yaml_files_are_lint_clean():
 def tree(tmp_path: Path) -> Path:
     for name in ("functions", "terraform", "shared"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", ".terraform"))
-    shutil.copy(ROOT / "topology.yaml", tmp_path / "topology.yaml")
+    for name in ("topology.yaml", "cloudbuild.yaml", "Makefile", "system-parts.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
 
 
@@ -123,7 +129,7 @@ def test_a_public_grant_outside_the_public_set_is_caught(tree):
 
 
 def test_a_primitive_role_is_caught(tree):
-    _edit(tree / "terraform" / "identity.tf", 'role     = "roles/logging.logWriter"', 'role     = "roles/editor"')
+    _edit(tree / "terraform" / "identity.tf", 'role       = "roles/logging.logWriter"', 'role       = "roles/editor"')
     [problem] = infra_checks.check_no_primitive_roles(tree)
     assert problem.startswith("terraform/identity.tf:") and problem.endswith("uses a primitive role")
 
@@ -146,3 +152,52 @@ def test_a_grant_on_an_unknown_topic_is_caught(tree):
     _edit(tree / "topology.yaml", "publishes: [conversions]", "publishes: [convertions]")
     assert infra_checks.check_function_grants_name_known_topics(tree) == [
         "function 'beacon' publishes to 'convertions', which is not a topic of topology.yaml"]
+
+
+def test_every_check_passes_on_an_unbroken_copy(tree):
+    assert infra_checks.run_all(tree) == []
+
+
+def test_a_service_account_created_before_the_apis_is_caught(tree):
+    _edit(tree / "terraform" / "identity.tf", 'description  = try(each.value.description, "")\n  depends_on   = [google_project_service.required]',
+          'description  = try(each.value.description, "")')
+    assert infra_checks.check_identities_wait_for_apis(tree) == [
+        "google_service_account.function (terraform/identity.tf) does not depend on google_project_service.required"]
+
+
+def test_a_module_identity_created_before_the_apis_is_caught(tree):
+    _edit(tree / "terraform" / "pubsub.tf", "depends_on = [google_project_service.required, google_project_iam_member.builder]",
+          "depends_on = [google_project_iam_member.builder]")
+    assert infra_checks.check_identities_wait_for_apis(tree) == [
+        "google_service_account.pusher (terraform/modules/pushed_function/main.tf) does not depend on "
+        "google_project_service.required"]
+
+
+def test_a_project_read_before_its_api_is_caught(tree):
+    _edit(tree / "terraform" / "main.tf", 'data "google_project" "current" {\n  depends_on = [google_project_service.required]\n}',
+          'data "google_project" "current" {}')
+    _edit(tree / "terraform" / "main.tf", '"cloudresourcemanager.googleapis.com",', "")
+    assert infra_checks.check_project_read_after_apis(tree) == [
+        "data.google_project.current is read before google_project_service.required",
+        "google_project_service.required does not enable cloudresourcemanager.googleapis.com"]
+
+
+def test_a_push_subscription_that_does_not_wait_for_its_grants_is_caught(tree):
+    path = tree / "terraform" / "modules" / "pushed_function" / "main.tf"
+    path.write_text(re.sub(r"\n  depends_on = \[\n    google_cloud_run_service_iam_member.*?\]\n", "\n", path.read_text(), flags=re.S))
+    assert infra_checks.check_push_subscriptions_wait_for_grants(tree) == [
+        "push subscription push (main.tf) does not depend on the pusher's run.invoker grant",
+        "push subscription push (main.tf) does not depend on the agent's token-creator grant on the pusher"]
+
+
+def test_a_function_built_by_the_default_build_account_is_caught(tree):
+    _edit(tree / "terraform" / "modules" / "function" / "main.tf", "service_account = var.function.build_service_account", "")
+    assert infra_checks.check_functions_build_as_their_account(tree) == [
+        "google_cloudfunctions2_function.this (main.tf) has no build_config.service_account"]
+
+
+def test_a_source_bucket_rule_that_never_fires_is_caught(tree):
+    _edit(tree / "terraform" / "source.tf", 'with_state                 = "ARCHIVED"\n      days_since_noncurrent_time = 30',
+          "num_newer_versions = 5")
+    assert infra_checks.check_versioned_buckets_expire_old_versions(tree) == [
+        "versioned bucket sources (source.tf) never deletes noncurrent versions by age"]

@@ -16,8 +16,9 @@ resource "google_cloudfunctions2_function" "this" {
   description = var.function.description
 
   build_config {
-    runtime     = "python312"
-    entry_point = var.function.name
+    runtime         = "python312"
+    entry_point     = var.function.name
+    service_account = var.function.build_service_account
     source {
       storage_source {
         bucket = var.function.source_bucket

@@ -8,6 +8,8 @@ variable "function" {
     source_bucket         = string
     source_object         = string
     service_account_email = string
+    # The account Cloud Build builds the function as: projects/P/serviceAccounts/EMAIL.
+    build_service_account = string
     environment           = optional(map(string), {})
     # Environment variable name => Secret Manager secret id, mounted at the latest version.
     secrets         = optional(map(string), {})

@@ -11,9 +11,7 @@ terraform {
 }
 
 locals {
-  service_name   = replace(var.function.name, "_", "-")
-  pubsub_agent   = "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-  pusher_account = "push-${substr(local.service_name, 0, 23)}"
+  pubsub_agent = "serviceAccount:service-${var.project_number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }
 
 module "function" {
@@ -25,7 +23,7 @@ module "function" {
 
 # The identity Pub/Sub uses to sign push requests (OIDC); the only invoker of the function.
 resource "google_service_account" "pusher" {
-  account_id   = local.pusher_account
+  account_id   = var.pusher_account_id
   display_name = "Pub/Sub push to ${var.function.name}"
 }
 
@@ -76,6 +74,16 @@ resource "google_pubsub_subscription" "push" {
   expiration_policy {
     ttl = ""
   }
+
+  # Pushing starts once the subscription exists: first let the pusher invoke the function and
+  # the service agent sign as the pusher and publish dead letters, so that nothing published
+  # during the first apply fails its pushes for want of a grant (and is dead-lettered).
+  depends_on = [
+    google_cloud_run_service_iam_member.pusher_invokes,
+    google_service_account_iam_member.agent_signs_as_pusher,
+    google_pubsub_topic_iam_member.agent_publishes_dead_letters,
+    google_pubsub_subscription.dead_letter_hold,
+  ]
 }
 
 # Dead letters are kept here until replayed; a topic without a subscription would drop them.

@@ -3,6 +3,11 @@ variable "function" {
   type        = any
 }
 
+variable "pusher_account_id" {
+  description = "Account id of the identity that signs the push requests (modules/settings checks its length)."
+  type        = string
+}
+
 variable "project_number" {
   description = "Project number, to name the Pub/Sub service agent."
   type        = string
@@ -34,8 +39,13 @@ variable "max_backoff" {
 }
 
 variable "ack_deadline_seconds" {
-  description = "How long Pub/Sub waits for the push response."
+  description = "How long Pub/Sub waits for the push response: never less than the function's timeout (modules/settings derives it)."
   type        = number
+
+  validation {
+    condition     = var.ack_deadline_seconds >= 10 && var.ack_deadline_seconds <= 600
+    error_message = "ack_deadline_seconds must be between 10 and 600."
+  }
 }
 
 variable "dead_letter_retention" {
