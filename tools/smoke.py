@@ -104,12 +104,12 @@ def check_destinations(target: Target, event: dict[str, Any], body: bytes, timeo
     from google.cloud import storage
     from pymongo import MongoClient
 
-    from shared.clients import firestore_client
-    from shared.delivery_log import COLLECTION, DELIVERED, entry_id
-    from shared.forwarded_event import ForwardedEvent, PubSubMessage
-    from shared.gcs_delivery import object_name
-    from shared.partners import PartnerRegistry
-    from shared.secret_refs import SecretResolver
+    from shared.platform.clients import firestore_client
+    from shared.forwarding.delivery_log import COLLECTION, DELIVERED, entry_id
+    from shared.forwarding.message import ForwardedEvent, PubSubMessage
+    from shared.forwarding.destinations.gcs import object_name
+    from shared.forwarding.partners import PartnerRegistry
+    from shared.forwarding.secret_refs import SecretResolver
 
     db = firestore_client()
     partner = PartnerRegistry(db).get(target.whitelabel)
@@ -189,7 +189,7 @@ def local_target(stack_file: Path) -> Target:
 def run(target: Target, timeout: float, show: Callable[[str], None] = print) -> int:
     report = Report(show)
     event = fresh_event(target.whitelabel)
-    from shared.publisher import encode_event
+    from shared.events.message import encode_event
 
     body = encode_event(event)
     show(f"smoke test: eventId={event['eventId']} for partner {target.whitelabel!r} through {target.ingest_url}")

@@ -70,3 +70,27 @@ def test_function_entry_points_are_thin():
         tree = ast.parse(main.read_text())
         functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
         assert len(functions) == 1 and len(functions[0].body) == 1, main
+
+
+def test_every_import_of_shared_anywhere_in_the_repo_resolves():
+    """Lazy imports inside functions (tools, wiring) are not run by every test: check them all."""
+    import importlib
+
+    sources = [p for folder in ("shared", "functions", "tools", "tests") for p in (REPO_ROOT / folder).rglob("*.py")]
+    missing = set()
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("shared")):
+                continue
+            try:
+                module = importlib.import_module(node.module)
+            except ImportError:
+                missing.add(f"{path.relative_to(REPO_ROOT)}: {node.module}")
+                continue
+            for alias in node.names:
+                if not hasattr(module, alias.name):
+                    try:
+                        importlib.import_module(f"{node.module}.{alias.name}")
+                    except ImportError:
+                        missing.add(f"{path.relative_to(REPO_ROOT)}: {node.module}.{alias.name}")
+    assert not missing, sorted(missing)
