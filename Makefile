@@ -7,6 +7,11 @@ INSTALLED := $(VENV)/.installed
 # checkov has its own venv: its bc-python-hcl2 clashes with python-hcl2 used by the tests.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
+# The Events Protocol's official clients, driven against ingest by the compatibility tests: the
+# Python one in its own venv (it needs pydantic<2), the JS one pinned in tools/compat.
+COMPAT_VENV := .venv-compat
+COMPAT_INSTALLED := $(COMPAT_VENV)/.installed
+JS_CLIENT_INSTALLED := tools/compat/node_modules/.installed
 export TF_CLI_CONFIG_FILE := /dev/null
 export CHECKPOINT_DISABLE := 1
 
@@ -23,6 +28,17 @@ $(CHECKOV_INSTALLED): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
+$(COMPAT_INSTALLED): requirements-compat.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-compat.txt
+	@touch $@
+
+# Without npm the JS client's test is skipped, and says why.
+$(JS_CLIENT_INSTALLED): tools/compat/package.json tools/compat/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tools/compat --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "note: npm not found: the JS Events Protocol client's test will be skipped"; fi
+
 # Fail early, naming what is missing, before installing anything.
 check-system:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null \
@@ -36,7 +52,7 @@ check-system:
 demo: $(INSTALLED)
 	$(PY) -m tools.demo
 
-test: $(INSTALLED) $(CHECKOV_INSTALLED)
+test: $(INSTALLED) $(CHECKOV_INSTALLED) $(COMPAT_INSTALLED) $(JS_CLIENT_INSTALLED)
 	$(PY) -m pytest
 
 # The whole local stack in the foreground until Ctrl-C / SIGTERM.

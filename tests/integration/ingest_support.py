@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 import requests
 from google.cloud import pubsub_v1
-
-from tests.support.tcp_proxy import TcpProxy
 
 
 def post(url: str, body: Any = None, *, key: str | None = None, data: bytes | None = None,
@@ -50,17 +47,3 @@ class TopicReader:
 
     def delete(self) -> None:
         self.subscriber.delete_subscription(subscription=self.path)
-
-
-@pytest.fixture
-def proxied_ingest(local_stack, stack: dict[str, Any]) -> Iterator[tuple[str, TcpProxy]]:
-    """A second ingest instance that reaches the Pub/Sub emulator through a loopback TCP proxy:
-    cutting the proxy makes Pub/Sub down (connection refused) or hanging (bytes swallowed) for
-    that instance only, while the emulator keeps every message that did get through."""
-    host, port = stack["emulators"]["pubsub"].split(":")
-    proxy = TcpProxy(host, int(port))
-    instance = f"-via-proxy-{uuid.uuid4().hex[:6]}"
-    url = local_stack.launch_function("ingest", {"PUBSUB_EMULATOR_HOST": proxy.address}, instance=instance)
-    yield url, proxy
-    proxy.close()
-    local_stack.stop_child(f"function-ingest{instance}")

@@ -1,6 +1,10 @@
 """Pub/Sub unreachable or silent: ingest answers PUBSUB_UNAVAILABLE (an ``error`` event, 424 to a
-bare event), never a success it can't back. The ingest instance under test reaches Pub/Sub through
-a proxy that the tests cut (``proxied_ingest``)."""
+bare event), never a success it can't back.
+
+A second ingest instance talks to the Pub/Sub emulator through a loopback TCP proxy; cutting
+the proxy makes Pub/Sub down (connection refused) or hanging (bytes swallowed) for that
+instance only, while the emulator keeps every message that did get through.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,20 @@ from typing import Any, Iterator
 import pytest
 
 from tests.conftest import fresh_event
-from tests.integration.ingest_support import TopicReader, post, proxied_ingest  # noqa: F401 (a fixture)
+from tests.integration.ingest_support import TopicReader, post
 from tests.integration.test_ingest_errors import assert_error
+from tests.support.tcp_proxy import TcpProxy
+
+
+@pytest.fixture
+def proxied_ingest(local_stack, stack: dict[str, Any]) -> Iterator[tuple[str, TcpProxy]]:
+    host, port = stack["emulators"]["pubsub"].split(":")
+    proxy = TcpProxy(host, int(port))
+    instance = f"-via-proxy-{uuid.uuid4().hex[:6]}"
+    url = local_stack.launch_function("ingest", {"PUBSUB_EMULATOR_HOST": proxy.address}, instance=instance)
+    yield url, proxy
+    proxy.close()
+    local_stack.stop_child(f"function-ingest{instance}")
 
 
 @pytest.fixture
