@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.conftest import REPO_ROOT, fresh_event
-from tests.integration.ingest_support import TopicReader
+from tests.integration.ingest_support import reader  # noqa: F401 (a fixture)
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -47,13 +47,6 @@ def broken_ingest(local_stack, stack: dict[str, Any]) -> Iterator[str]:
     yield local_stack.launch_function("ingest", {"FIRESTORE_EMULATOR_HOST": stack["emulators"]["pubsub"]},
                                       instance=instance)
     local_stack.stop_child(f"function-ingest{instance}")
-
-
-@pytest.fixture
-def reader(stack: dict[str, Any]) -> Iterator[TopicReader]:
-    topic_reader = TopicReader(stack["project_id"], stack["topics"]["events"])
-    yield topic_reader
-    topic_reader.delete()
 
 
 def run_client(command: list[str], calls: list[dict[str, Any]]) -> list[dict[str, Any]]:

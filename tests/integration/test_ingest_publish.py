@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Iterator
 
 import pytest
 
 from shared.events.message import encode_event
 from tests.conftest import fresh_event, spec_example
-from tests.integration.ingest_support import TopicReader, post
-
-
-@pytest.fixture
-def reader(stack: dict[str, Any]) -> Iterator[TopicReader]:
-    topic_reader = TopicReader(stack["project_id"], stack["topics"]["events"])
-    yield topic_reader
-    topic_reader.delete()
+from tests.integration.ingest_support import post, reader  # noqa: F401 (a fixture)
 
 
 @pytest.mark.parametrize("kind", ["view", "leave", "open"])

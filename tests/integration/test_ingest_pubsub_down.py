@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.conftest import fresh_event
-from tests.integration.ingest_support import TopicReader, post
+from tests.integration.ingest_support import post, reader  # noqa: F401 (a fixture)
 from tests.integration.test_ingest_errors import assert_error
 from tests.support.tcp_proxy import TcpProxy
 
@@ -29,13 +29,6 @@ def proxied_ingest(local_stack, stack: dict[str, Any]) -> Iterator[tuple[str, Tc
     yield url, proxy
     proxy.close()
     local_stack.stop_child(f"function-ingest{instance}")
-
-
-@pytest.fixture
-def reader(stack: dict[str, Any]) -> Iterator[TopicReader]:
-    topic_reader = TopicReader(stack["project_id"], stack["topics"]["events"])
-    yield topic_reader
-    topic_reader.delete()
 
 
 def test_pubsub_down_gives_pubsub_unavailable(stack, proxied_ingest, reader):
