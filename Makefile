@@ -7,6 +7,11 @@ INSTALLED := $(VENV)/.installed
 # checkov has its own venv: its bc-python-hcl2 clashes with python-hcl2 used by the tests.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
+# The Events Protocol's official clients, driven against ingest by the compatibility tests: the
+# Python one in its own venv (it needs pydantic<2), the JS one pinned in tools/compat.
+COMPAT_VENV := .venv-compat
+COMPAT_INSTALLED := $(COMPAT_VENV)/.installed
+JS_CLIENT_INSTALLED := tools/compat/node_modules/.installed
 export TF_CLI_CONFIG_FILE := /dev/null
 export CHECKPOINT_DISABLE := 1
 
@@ -24,6 +29,17 @@ $(CHECKOV_INSTALLED): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
+$(COMPAT_INSTALLED): requirements-compat.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-compat.txt
+	@touch $@
+
+# Without npm the JS client's test is skipped, and says why.
+$(JS_CLIENT_INSTALLED): tools/compat/package.json tools/compat/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tools/compat --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "note: npm not found: the JS Events Protocol client's test will be skipped"; fi
+
 # Fail early, naming what is missing, before installing anything. What each target needs is
 # declared once in system-parts.toml (the pipeline's steps install from the same file):
 # `check-system-<target>` checks one target's parts, `check-system` those of every target.
@@ -40,7 +56,7 @@ check-system-%: check-python
 demo: check-system-demo $(INSTALLED)
 	$(PY) -m tools.demo
 
-test: check-system-test $(INSTALLED) $(CHECKOV_INSTALLED)
+test: check-system-test $(INSTALLED) $(CHECKOV_INSTALLED) $(COMPAT_INSTALLED) $(JS_CLIENT_INSTALLED)
 	$(PY) -m pytest
 
 # The whole local stack in the foreground until Ctrl-C / SIGTERM.

@@ -1,7 +1,10 @@
 """The ingest service: validate platform events and publish them to topic ``events``.
 
 ``POST /v1/events`` takes one event, ``POST /v1/events/batch`` up to 500 (5 MB); either may be
-an Events Protocol envelope or a bare event. Every answer is a protocol event (shared.events.protocol).
+an Events Protocol event or a bare event. Every answer is a protocol event (shared.events.protocol):
+HTTP 200 for a protocol event whatever its kind, the kind's own status for anything else. Each
+answer is logged once with its kind, code and HTTP status, so refusals stay countable when the
+status is 200.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from werkzeug.routing import Rule
@@ -17,18 +20,26 @@ from werkzeug.routing import Rule
 from shared.events import contract as event_contract
 from shared.events.message import event_message, partner_of
 from shared.events.protocol import (
-    ANSWER_STATUS,
+    BAD_REQUEST,
+    ERROR,
+    NOT_FOUND,
+    RESPONSE,
+    UNAUTHORIZED,
     ProtocolError,
     ProtocolRequest,
     answer,
+    answer_status,
     bad_request,
+    failed_dependency,
+    is_protocol_event,
     new_flow_id,
     parse_request,
+    read_envelope,
 )
 from shared.ingest.settings import IngestSettings
 from shared.platform import logs
 from shared.platform.api_keys import ApiKeyVerifier
-from shared.platform.http import Answer, HttpApi, Request, Routes
+from shared.platform.http import Answer, HttpApi, MethodNotAllowed, NoRoute, Request, Routes
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 
 ORIGIN = "ingest"
@@ -42,8 +53,18 @@ ROUTES = Routes([Rule(SINGLE_PATH, endpoint="single", methods=["POST"]),
 Publish = Callable[[list[OutgoingMessage]], list[PublishOutcome]]
 
 logger = logging.getLogger(__name__)
-# The protocol name of the request being answered, as far as it was read (answers are "<name>:<kind>").
-_answer_name: contextvars.ContextVar[str | None] = contextvars.ContextVar("ingest_answer_name", default=None)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """Whom the answers to the request being handled are for, as far as the request was read:
+    the protocol name they carry (``<name>:<kind>``) and whether the caller sent a protocol event."""
+
+    name: str | None = None
+    protocol: bool = False
+
+
+_reply: contextvars.ContextVar[_Reply] = contextvars.ContextVar("ingest_reply", default=_Reply())
 
 
 @dataclass
@@ -70,8 +91,13 @@ class IngestService:
     def handle(self, request: Request) -> Answer:
         """Checks in the documented order: route, body size, JSON, API key, envelope, contract."""
         logs.set_flow_id(new_flow_id())
-        _answer_name.set(self._default_name(request))
-        route = ROUTES.match(request.method, request.path)
+        _reply.set(_Reply(self._default_name(request)))
+        try:
+            route = ROUTES.match(request.method, request.path)
+        except (NoRoute, MethodNotAllowed):
+            # A protocol client on a wrong path (a misconfigured URL) still gets an event it can read.
+            _replying_to(_envelope_in(request))
+            raise
         if request.too_large:
             raise bad_request("PAYLOAD_TOO_LARGE", "the request body is too large",
                               maxBytes=self.body_limit(request.path))
@@ -85,28 +111,21 @@ class IngestService:
             # Authenticate before saying what is wrong with the envelope.
             self._authenticate(authorization, envelope_error.request)
             raise
-        logs.set_flow_id(protocol_request.flow_id)
-        _answer_name.set(protocol_request.name)
+        _replying_to(protocol_request)
         self._authenticate(authorization, protocol_request)
         valid = self._validate(protocol_request)
-        outcome = self._publish([valid.message()])[0]
-        return self._published_answer(valid, outcome)
+        return self._answer(RESPONSE, self._published(valid, self._publish([valid.message()])[0]))
 
     def _error_answer(self, error: Exception, request: Request) -> Answer:
-        """Every refusal as a protocol event: its name and flowId as far as the request was read."""
+        """Every refusal as a protocol event: its name, flowId and status as far as the request was read."""
         if not isinstance(error, ProtocolError):  # a routing error: ingest has no 405
-            error = ProtocolError("not_found", "UNKNOWN_ROUTE", f"no route for {request.method} {request.path}",
+            error = ProtocolError(NOT_FOUND, "UNKNOWN_ROUTE", f"no route for {request.method} {request.path}",
                                   routes=ROUTES.describe())
-        name = _answer_name.get() or self._default_name(request)
-        if error.request is not None:
-            name = error.request.name or name
-            logs.set_flow_id(error.request.flow_id)
-        logger.warning("request refused", extra={"code": error.code, "kind": error.kind})
-        return self._answer(name, error.kind, error.payload())
+        _replying_to(error.request)
+        return self._answer(error.kind, error.payload(), error.mirrored_status)
 
     def _internal_answer(self, request: Request) -> Answer:
-        return self._answer(_answer_name.get() or self._default_name(request), "error",
-                            {"code": "INTERNAL", "message": "unexpected server error", "parameters": {}})
+        return self._answer(ERROR, {"code": "INTERNAL", "message": "unexpected server error", "parameters": {}}, 500)
 
     @staticmethod
     def _default_name(request: Request) -> str | None:
@@ -119,10 +138,10 @@ class IngestService:
         except ProtocolError as error:
             raise error.about(request)
         if not token:
-            raise ProtocolError("unauthorized", "MISSING_TOKENS",
+            raise ProtocolError(UNAUTHORIZED, "MISSING_TOKENS",
                                 "an API key is required: Authorization: Bearer <key> or auth.token").about(request)
         if self._keys.app_name(token) is None:
-            raise ProtocolError("unauthorized", "INVALID_TOKEN", "the API key is unknown or revoked").about(request)
+            raise ProtocolError(UNAUTHORIZED, "INVALID_TOKEN", "the API key is unknown or revoked").about(request)
 
     def _validate(self, request: ProtocolRequest) -> _ValidEvent:
         event = request.payload
@@ -145,19 +164,20 @@ class IngestService:
                               fields=[{"field": "name", "problem": "must equal payload.eventType"}]).about(request)
         return _ValidEvent(request, event)
 
-    def _published_answer(self, valid: _ValidEvent, outcome: PublishOutcome) -> Answer:
-        flow_id = valid.request.flow_id
+    @staticmethod
+    def _published(valid: _ValidEvent, outcome: PublishOutcome) -> dict[str, Any]:
+        """The response payload of a published event; raises PUBSUB_UNAVAILABLE when it was not."""
+        event_id = valid.event["eventId"]
         if not outcome.published:
-            logger.error("publish failed", extra={"flowId": flow_id, "eventId": valid.event["eventId"],
+            logger.error("publish failed", extra={"flowId": valid.request.flow_id, "eventId": event_id,
                                                   "reason": outcome.error})
-            return self._answer(valid.request.name, "failed_dependency",
-                                _unavailable(outcome, valid.event["eventId"]), flow_id)
-        logger.info("event published", extra={"flowId": flow_id, "eventId": valid.event["eventId"],
+            raise failed_dependency("PUBSUB_UNAVAILABLE", outcome.error or "Pub/Sub did not confirm the publish",
+                                    eventId=event_id, retryable=True).about(valid.request)
+        logger.info("event published", extra={"flowId": valid.request.flow_id, "eventId": event_id,
                                                "eventType": valid.event["eventType"],
                                                "whitelabel": partner_of(valid.event),
                                                "messageId": outcome.message_id})
-        return self._answer(valid.request.name, "response",
-                            {"eventId": valid.event["eventId"], "messageId": outcome.message_id}, flow_id)
+        return {"eventId": event_id, "messageId": outcome.message_id}
 
     def _batch(self, document: Any, authorization: str | None) -> Answer:
         try:
@@ -165,47 +185,82 @@ class IngestService:
         except ProtocolError as envelope_error:
             self._authenticate(authorization, envelope_error.request)
             raise
+        _replying_to(batch_request)
         self._authenticate(authorization, batch_request)
-        flow_id = batch_request.flow_id if batch_request else logs.current_flow_id() or new_flow_id()
-        logs.set_flow_id(flow_id)
-        name = (batch_request.name if batch_request else None) or BATCH_NAME
+        flow_id = logs.current_flow_id() or new_flow_id()
         if not items:
             raise bad_request("INVALID_FIELDS", "the batch is empty",
                               fields=[{"field": "events", "problem": "must hold at least one event"}])
         if len(items) > self._settings.max_batch_events:
             raise bad_request("PAYLOAD_TOO_LARGE", "too many events in one batch",
                               maxEvents=self._settings.max_batch_events, events=len(items))
-        results: list[dict[str, Any]] = []
-        valid: list[tuple[int, _ValidEvent]] = []
-        for index, item in enumerate(items):
+        results = [_BatchResult(index, _claimed_event_id(item)) for index, item in enumerate(items)]
+        valid: list[tuple[_BatchResult, _ValidEvent]] = []
+        for result, item in zip(results, items):
             try:
                 request = parse_request(item)
                 if batch_request is None or not request.wrapped:
                     request.flow_id = flow_id
-                valid.append((index, self._validate(request)))
-                results.append({})
-            except ProtocolError as error:
-                results.append({"index": index, "outcome": error.kind, "payload": error.payload()})
-        outcomes = self._publish([v.message() for _, v in valid]) if valid else []
-        for (index, event), outcome in zip(valid, outcomes):
-            answer_ = self._published_answer(event, outcome)
-            results[index] = {"index": index, "outcome": answer_.body["name"].rsplit(":", 1)[1],
-                              "payload": answer_.body["payload"]}
-        counts = {kind: sum(1 for r in results if r["outcome"] == kind)
-                  for kind in ("response", "bad_request", "failed_dependency")}
-        payload = {"published": counts["response"], "rejected": counts["bad_request"],
-                   "failed": counts["failed_dependency"], "results": results}
-        kind = "failed_dependency" if counts["failed_dependency"] else "response"
-        return self._answer(name, kind, payload, flow_id)
+                valid.append((result, self._validate(request)))
+            except ProtocolError as refused:
+                result.refused(refused)
+        outcomes = self._publish([event.message() for _, event in valid]) if valid else []
+        for (result, event), outcome in zip(valid, outcomes):
+            try:
+                result.published(self._published(event, outcome))
+            except ProtocolError as unavailable:
+                result.refused(unavailable)
+        counts = {"published": sum(r.outcome == RESPONSE for r in results),
+                  "rejected": sum(r.outcome == BAD_REQUEST for r in results),
+                  "failed": sum(r.outcome == ERROR for r in results)}
+        payload = {**counts, "results": [r.encode() for r in results]}
+        if counts["failed"]:
+            unavailable = failed_dependency("PUBSUB_UNAVAILABLE",
+                                            f"{counts['failed']} of the events could not be published: "
+                                            "send those again", retryable=True)
+            return self._answer(unavailable.kind, {**unavailable.payload(), **payload},
+                                unavailable.mirrored_status, **counts)
+        return self._answer(RESPONSE, payload, **counts)
 
-    def _answer(self, name: str | None, kind: str, payload: dict[str, Any], flow_id: str | None = None) -> Answer:
-        flow_id = flow_id or logs.current_flow_id() or new_flow_id()
-        return Answer(ANSWER_STATUS[kind], answer(name, kind, payload, flow_id, ORIGIN))
+    def _answer(self, kind: str, payload: dict[str, Any], mirrored_status: int = 200, **log_fields: Any) -> Answer:
+        """The answer event, its HTTP status for this caller, and its one log line."""
+        reply = _reply.get()
+        status = answer_status(mirrored_status, reply.protocol)
+        body = answer(reply.name, kind, payload, logs.current_flow_id() or new_flow_id(), ORIGIN)
+        level = logging.INFO if kind == RESPONSE else logging.WARNING if mirrored_status < 500 else logging.ERROR
+        logger.log(level, "answered", extra={"answer": body["name"], "kind": kind, "code": payload.get("code"),
+                                             "httpStatus": status, **log_fields})
+        return Answer(status, body)
 
 
-def _unavailable(outcome: PublishOutcome, event_id: str) -> dict[str, Any]:
-    return {"code": "PUBSUB_UNAVAILABLE", "message": outcome.error or "Pub/Sub did not confirm the publish",
-            "parameters": {"eventId": event_id, "retryable": True}}
+@dataclass
+class _BatchResult:
+    """One event's outcome in a batch: what /v1/events would have answered for it."""
+
+    index: int
+    event_id: str | None
+    outcome: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def refused(self, error: ProtocolError) -> None:
+        self.outcome, self.payload = error.kind, error.payload()
+
+    def published(self, payload: dict[str, Any]) -> None:
+        self.outcome, self.payload = RESPONSE, payload
+
+    def encode(self) -> dict[str, Any]:
+        encoded: dict[str, Any] = {"index": self.index}
+        if self.event_id is not None:
+            encoded["eventId"] = self.event_id
+        return {**encoded, "outcome": self.outcome, "payload": self.payload}
+
+
+def _replying_to(request: ProtocolRequest | None) -> None:
+    """Answers from here on carry this request's name and flowId, with the status its shape gets."""
+    if request is None:
+        return
+    logs.set_flow_id(request.flow_id)
+    _reply.set(_Reply(request.name or _reply.get().name, request.wrapped))
 
 
 def _bearer(authorization: str | None) -> str | None:
@@ -213,15 +268,38 @@ def _bearer(authorization: str | None) -> str | None:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ProtocolError("unauthorized", "INVALID_TOKEN", "the Authorization header must be 'Bearer <key>'")
+        raise ProtocolError(UNAUTHORIZED, "INVALID_TOKEN", "the Authorization header must be 'Bearer <key>'")
     return token.strip()
 
 
 def _parse_json(body: bytes) -> Any:
+    non_json_constants: list[str] = []
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        document = json.loads(body.decode("utf-8"), parse_constant=non_json_constants.append)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise bad_request("INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(exc)[:200])
+    if non_json_constants:
+        # Python reads NaN and Infinity, which JSON has not: partners' parsers would fail on them.
+        raise bad_request("INVALID_JSON", "the body is not valid UTF-8 JSON",
+                          error=f"{non_json_constants[0]} is not a JSON value").about(read_envelope(document))
+    return document
+
+
+def _envelope_in(request: Request) -> ProtocolRequest | None:
+    """The protocol event in a request's body, as far as it can be read; None for anything else."""
+    if request.too_large:
+        return None
+    try:
+        return read_envelope(_parse_json(request.body))
+    except ProtocolError as not_json:
+        return not_json.request
+
+
+def _claimed_event_id(item: Any) -> str | None:
+    """The eventId a batch item carries, valid or not, so that its result can be matched by id."""
+    event = item.get("payload") if is_protocol_event(item) else item
+    event_id = event.get("eventId") if isinstance(event, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 def _batch_items(document: Any) -> tuple[list[Any], ProtocolRequest | None]:
@@ -229,7 +307,7 @@ def _batch_items(document: Any) -> tuple[list[Any], ProtocolRequest | None]:
     is one of those."""
     request = None
     body = document
-    if isinstance(document, dict) and "payload" in document:
+    if is_protocol_event(document):
         request = parse_request(document)
         body = request.payload
     if isinstance(body, dict) and "events" in body:

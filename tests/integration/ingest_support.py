@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Iterator
 
+import pytest
 import requests
 from google.cloud import pubsub_v1
 
@@ -47,3 +48,11 @@ class TopicReader:
 
     def delete(self) -> None:
         self.subscriber.delete_subscription(subscription=self.path)
+
+
+@pytest.fixture
+def reader(stack: dict[str, Any]) -> Iterator[TopicReader]:
+    """A reader of topic ``events`` for one test (import it into a test module to use it)."""
+    topic_reader = TopicReader(stack["project_id"], stack["topics"]["events"])
+    yield topic_reader
+    topic_reader.delete()

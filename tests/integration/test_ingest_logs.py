@@ -22,14 +22,32 @@ def test_a_flow_is_logged_as_json_with_its_flow_id_as_trace(stack):
                "auth": {"token": stack["dev_api_key"]}}
     assert post(stack["functions"]["ingest"], request).status_code == 200
 
-    entries = poll(lambda: [e for e in log_entries(stack) if e.get("flowId") == flow_id], what="the log line")
-    [entry] = entries
-    assert entry["severity"] == "INFO"
-    assert entry["message"] == "event published"
+    def flow_lines() -> list[dict]:
+        lines = [e for e in log_entries(stack) if e.get("flowId") == flow_id]
+        return lines if any(e["message"] == "answered" for e in lines) else []
+
+    published, answered = poll(flow_lines, what="the flow's log lines")
+    assert (published["severity"], published["message"]) == ("INFO", "event published")
     # A Cloud Trace id is 32 hex digits: a UUID flowId gives its own hex.
-    assert entry["logging.googleapis.com/trace"] == f"projects/{stack['project_id']}/traces/{uuid.UUID(flow_id).hex}"
-    assert entry["logging.googleapis.com/sourceLocation"]["file"].endswith("shared/ingest/service.py")
-    assert entry["eventId"] == event["eventId"]
+    trace = f"projects/{stack['project_id']}/traces/{uuid.UUID(flow_id).hex}"
+    assert published["logging.googleapis.com/trace"] == answered["logging.googleapis.com/trace"] == trace
+    assert published["logging.googleapis.com/sourceLocation"]["file"].endswith("shared/ingest/service.py")
+    assert published["eventId"] == event["eventId"]
+    assert (answered["severity"], answered["answer"], answered["kind"], answered["code"], answered["httpStatus"]) == (
+        "INFO", "user.interaction:response", "response", None, 200)
+
+
+def test_each_answer_is_logged_with_its_kind_code_and_status_even_a_refusal_answered_200(stack):
+    flow_id = str(uuid.uuid4())
+    wrapped = {"name": "user.interaction", "version": 1, "flowId": flow_id, "payload": fresh_event()}
+    assert post(stack["functions"]["ingest"], wrapped).status_code == 200
+    assert post(stack["functions"]["ingest"], fresh_event(), key="fpk_000000000000_nope").status_code == 401
+    [refused_200] = poll(lambda: [e for e in log_entries(stack) if e.get("flowId") == flow_id], what="the line")
+    assert (refused_200["severity"], refused_200["message"], refused_200["kind"], refused_200["code"],
+            refused_200["httpStatus"]) == ("WARNING", "answered", "unauthorized", "MISSING_TOKENS", 200)
+    refused_401 = poll(lambda: [e for e in log_entries(stack)
+                                if e.get("code") == "INVALID_TOKEN" and e.get("httpStatus") == 401], what="the line")
+    assert refused_401[-1]["kind"] == "unauthorized"
 
 
 def test_keys_never_reach_the_logs(stack):

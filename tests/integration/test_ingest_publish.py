@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Iterator
 
 import pytest
 
 from shared.events.message import encode_event
 from tests.conftest import fresh_event, spec_example
-from tests.integration.ingest_support import TopicReader, post
-
-
-@pytest.fixture
-def reader(stack: dict[str, Any]) -> Iterator[TopicReader]:
-    topic_reader = TopicReader(stack["project_id"], stack["topics"]["events"])
-    yield topic_reader
-    topic_reader.delete()
+from tests.integration.ingest_support import post, reader  # noqa: F401 (a fixture)
 
 
 @pytest.mark.parametrize("kind", ["view", "leave", "open"])
@@ -95,9 +87,11 @@ def test_batch_publishes_the_valid_events_and_reports_each_outcome(stack, reader
     assert body["name"] == "events.batch:response"
     payload = body["payload"]
     assert (payload["published"], payload["rejected"], payload["failed"]) == (2, 2, 0)
-    outcomes = [(r["index"], r["outcome"], r["payload"].get("code")) for r in payload["results"]]
-    assert outcomes == [(0, "response", None), (1, "bad_request", "MISSING_FIELDS"),
-                        (2, "response", None), (3, "bad_request", "UNKNOWN_EVENT_TYPE")]
+    outcomes = [(r["index"], r["eventId"], r["outcome"], r["payload"].get("code")) for r in payload["results"]]
+    assert outcomes == [(0, good[0]["eventId"], "response", None),
+                        (1, missing["eventId"], "badRequest", "MISSING_FIELDS"),
+                        (2, good[1]["eventId"], "response", None),
+                        (3, unknown["eventId"], "badRequest", "UNKNOWN_EVENT_TYPE")]
     assert payload["results"][1]["payload"]["parameters"]["fields"] == ["ownerExternalId"]
     received = reader.pull_until({e["eventId"] for e in good})
     assert {json.loads(m.data)["eventId"] for m in received.values()} == {e["eventId"] for e in good}
@@ -116,3 +110,19 @@ def test_batch_in_a_protocol_envelope_carries_its_flow_id(stack, reader):
     received = reader.pull_until({e["eventId"] for e in events})
     assert {m.attributes["flowId"] for m in received.values() if m.attributes["eventId"] in
             {e["eventId"] for e in events}} == {flow_id}
+
+
+def test_a_protocol_wrapped_batch_is_answered_200_even_when_refused_whole(stack):
+    flow_id = str(uuid.uuid4())
+    request = {"name": "events.batch", "version": 1, "flowId": flow_id, "payload": {"events": []}}
+    answer = post(stack["functions"]["ingest"], request, key=stack["dev_api_key"], path="/v1/events/batch")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["name"], body["flowId"], body["payload"]["code"]) == ("events.batch:badRequest", flow_id,
+                                                                       "INVALID_FIELDS")
+    bare = post(stack["functions"]["ingest"], [], key=stack["dev_api_key"], path="/v1/events/batch")
+    assert (bare.status_code, bare.json()["payload"]["code"]) == (400, "INVALID_FIELDS")
+    unauthorized = post(stack["functions"]["ingest"], request, path="/v1/events/batch")
+    assert unauthorized.status_code == 200
+    assert (unauthorized.json()["name"], unauthorized.json()["payload"]["code"]) == (
+        "events.batch:unauthorized", "MISSING_TOKENS")

@@ -1,4 +1,5 @@
-"""Pub/Sub unreachable or silent: ingest answers failed_dependency, never a success it can't back.
+"""Pub/Sub unreachable or silent: ingest answers PUBSUB_UNAVAILABLE (an ``error`` event, 424 to a
+bare event), never a success it can't back.
 
 A second ingest instance talks to the Pub/Sub emulator through a loopback TCP proxy; cutting
 the proxy makes Pub/Sub down (connection refused) or hanging (bytes swallowed) for that
@@ -14,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from tests.conftest import fresh_event
-from tests.integration.ingest_support import TopicReader, post
+from tests.integration.ingest_support import post, reader  # noqa: F401 (a fixture)
 from tests.integration.test_ingest_errors import assert_error
 from tests.support.tcp_proxy import TcpProxy
 
@@ -30,14 +31,7 @@ def proxied_ingest(local_stack, stack: dict[str, Any]) -> Iterator[tuple[str, Tc
     local_stack.stop_child(f"function-ingest{instance}")
 
 
-@pytest.fixture
-def reader(stack: dict[str, Any]) -> Iterator[TopicReader]:
-    topic_reader = TopicReader(stack["project_id"], stack["topics"]["events"])
-    yield topic_reader
-    topic_reader.delete()
-
-
-def test_pubsub_down_gives_failed_dependency(stack, proxied_ingest, reader):
+def test_pubsub_down_gives_pubsub_unavailable(stack, proxied_ingest, reader):
     url, proxy = proxied_ingest
     before = fresh_event()
     assert post(url, before, key=stack["dev_api_key"]).status_code == 200
@@ -47,22 +41,25 @@ def test_pubsub_down_gives_failed_dependency(stack, proxied_ingest, reader):
     event = fresh_event()
     request = {"name": "user.interaction", "version": 1, "flowId": str(uuid.uuid4()), "payload": event}
     answer = post(url, request, key=stack["dev_api_key"])
+    parameters = assert_error(answer, "user.interaction", "error", "PUBSUB_UNAVAILABLE", 200, request["flowId"])
+    assert parameters == {"eventId": event["eventId"], "retryable": True}
 
-    parameters = assert_error(answer, "user.interaction", "failed_dependency", "PUBSUB_UNAVAILABLE",
-                              request["flowId"])
+    answer = post(url, event, key=stack["dev_api_key"])
+    parameters = assert_error(answer, "user.interaction", "error", "PUBSUB_UNAVAILABLE", 424)
     assert parameters == {"eventId": event["eventId"], "retryable": True}
 
 
-def test_pubsub_silent_gives_failed_dependency_for_a_batch(stack, proxied_ingest):
+def test_pubsub_silent_gives_pubsub_unavailable_for_a_batch(stack, proxied_ingest):
     url, proxy = proxied_ingest
     proxy.blackhole()
     events = [fresh_event(), fresh_event()]
     answer = post(url, events + [{"not": "an event"}], key=stack["dev_api_key"], path="/v1/events/batch")
     assert answer.status_code == 424, answer.text
     body = answer.json()
-    assert body["name"] == "events.batch:failed_dependency"
-    assert [r["outcome"] for r in body["payload"]["results"]] == ["failed_dependency", "failed_dependency",
-                                                                  "bad_request"]
+    assert body["name"] == "events.batch:error"
+    assert (body["payload"]["code"], body["payload"]["parameters"]) == ("PUBSUB_UNAVAILABLE", {"retryable": True})
+    assert [(r.get("eventId"), r["outcome"]) for r in body["payload"]["results"]] == [
+        (events[0]["eventId"], "error"), (events[1]["eventId"], "error"), (None, "badRequest")]
     assert (body["payload"]["published"], body["payload"]["failed"], body["payload"]["rejected"]) == (0, 2, 1)
 
 

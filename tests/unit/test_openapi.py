@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from openapi_spec_validator import validate
 
-from shared.events.protocol import ANSWER_STATUS
+from shared.events.protocol import FAILED_DEPENDENCY_STATUS, MIRRORED_STATUS
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
 
@@ -21,4 +21,6 @@ def test_ingest_routes_and_statuses_are_documented():
         responses = SPEC["paths"][path]["post"]["responses"]
         assert {"200", "400", "401", "424", "500"} <= set(responses)
     single = SPEC["paths"]["/v1/events"]["post"]["responses"]
-    assert {str(status) for status in ANSWER_STATUS.values()} == set(single)
+    assert {str(status) for status in [*MIRRORED_STATUS.values(), FAILED_DEPENDENCY_STATUS]} == set(single)
+    kinds = SPEC["components"]["schemas"]["BatchAnswer"]["allOf"][1]["properties"]["payload"]["properties"]
+    assert set(kinds["results"]["items"]["properties"]["outcome"]["enum"]) == {"response", "badRequest", "error"}
