@@ -17,7 +17,8 @@ answers its ``FAILED_DEPENDENCY``.
 Those clients read an answer only from a 2xx status; any other status is a transport failure to
 them and the event is lost. So a protocol event is answered 200 whatever the kind, as the
 reference servers do, and a bare request (not a protocol event) gets the kind's HTTP status
-(``answer_status``).
+(``answer_status``) and the kind as the spec writes it (``kind_name``: ``bad_request``,
+``not_found``, ``failed_dependency``), as this API always answered plain HTTP callers.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ ERROR = "error"
 # The HTTP status each kind has for a caller that did not send a protocol event.
 MIRRORED_STATUS = {RESPONSE: 200, BAD_REQUEST: 400, UNAUTHORIZED: 401, NOT_FOUND: 404, ERROR: 500}
 FAILED_DEPENDENCY_STATUS = 424
+# The spec's spelling of the kinds whose clients' spelling differs; a bare request's answers use it.
+_SPEC_KIND = {BAD_REQUEST: "bad_request", NOT_FOUND: "not_found"}
+_SPEC_FAILED_DEPENDENCY = "failed_dependency"
 
 FALLBACK_NAME = "event"
 ENVELOPE_FIELD_TYPES: dict[str, type] = {
@@ -82,6 +86,16 @@ def bad_request(code: str, message: str, **parameters: Any) -> ProtocolError:
 def failed_dependency(code: str, message: str, **parameters: Any) -> ProtocolError:
     """A dependency did not answer: an ``error`` event (see the module doc), HTTP 424 when mirrored."""
     return ProtocolError(ERROR, code, message, mirrored_status=FAILED_DEPENDENCY_STATUS, **parameters)
+
+
+def kind_name(kind: str, mirrored_status: int, protocol_request: bool) -> str:
+    """The kind as this caller reads it: the client libraries' spelling for a protocol event, the
+    spec's for a bare request, whose dependency failures are ``failed_dependency`` (HTTP 424)."""
+    if protocol_request:
+        return kind
+    if mirrored_status == FAILED_DEPENDENCY_STATUS:
+        return _SPEC_FAILED_DEPENDENCY
+    return _SPEC_KIND.get(kind, kind)
 
 
 def answer_status(mirrored_status: int, protocol_request: bool) -> int:

@@ -32,6 +32,7 @@ from shared.events.protocol import (
     bad_request,
     failed_dependency,
     is_protocol_event,
+    kind_name,
     new_flow_id,
     parse_request,
     read_envelope,
@@ -39,7 +40,14 @@ from shared.events.protocol import (
 from shared.ingest.settings import IngestSettings
 from shared.platform import logs
 from shared.platform.api_keys import ApiKeyVerifier
-from shared.platform.http import Answer, HttpApi, MethodNotAllowed, NoRoute, Request, Routes
+from shared.platform.http import (
+    Answer,
+    HttpApi,
+    MethodNotAllowed,
+    NoRoute,
+    Request,
+    Routes,
+)
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 
 ORIGIN = "ingest"
@@ -213,7 +221,7 @@ class IngestService:
         counts = {"published": sum(r.outcome == RESPONSE for r in results),
                   "rejected": sum(r.outcome == BAD_REQUEST for r in results),
                   "failed": sum(r.outcome == ERROR for r in results)}
-        payload = {**counts, "results": [r.encode() for r in results]}
+        payload = {**counts, "results": [r.encode(_reply.get().protocol) for r in results]}
         if counts["failed"]:
             unavailable = failed_dependency("PUBSUB_UNAVAILABLE",
                                             f"{counts['failed']} of the events could not be published: "
@@ -226,9 +234,10 @@ class IngestService:
         """The answer event, its HTTP status for this caller, and its one log line."""
         reply = _reply.get()
         status = answer_status(mirrored_status, reply.protocol)
-        body = answer(reply.name, kind, payload, logs.current_flow_id() or new_flow_id(), ORIGIN)
+        name = kind_name(kind, mirrored_status, reply.protocol)
+        body = answer(reply.name, name, payload, logs.current_flow_id() or new_flow_id(), ORIGIN)
         level = logging.INFO if kind == RESPONSE else logging.WARNING if mirrored_status < 500 else logging.ERROR
-        logger.log(level, "answered", extra={"answer": body["name"], "kind": kind, "code": payload.get("code"),
+        logger.log(level, "answered", extra={"answer": body["name"], "kind": name, "code": payload.get("code"),
                                              "httpStatus": status, **log_fields})
         return Answer(status, body)
 
@@ -242,17 +251,20 @@ class _BatchResult:
     outcome: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 
+    mirrored_status: int = 200
+
     def refused(self, error: ProtocolError) -> None:
-        self.outcome, self.payload = error.kind, error.payload()
+        self.outcome, self.payload, self.mirrored_status = error.kind, error.payload(), error.mirrored_status
 
     def published(self, payload: dict[str, Any]) -> None:
         self.outcome, self.payload = RESPONSE, payload
 
-    def encode(self) -> dict[str, Any]:
+    def encode(self, protocol_request: bool) -> dict[str, Any]:
         encoded: dict[str, Any] = {"index": self.index}
         if self.event_id is not None:
             encoded["eventId"] = self.event_id
-        return {**encoded, "outcome": self.outcome, "payload": self.payload}
+        outcome = kind_name(self.outcome or RESPONSE, self.mirrored_status, protocol_request)
+        return {**encoded, "outcome": outcome, "payload": self.payload}
 
 
 def _replying_to(request: ProtocolRequest | None) -> None:

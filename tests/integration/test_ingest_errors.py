@@ -48,12 +48,12 @@ def wrapped(event: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 def test_invalid_json(stack):
     answer = post(stack["functions"]["ingest"], data=b'{"eventId": ', key=stack["dev_api_key"])
-    assert_error(answer, "event", "badRequest", "INVALID_JSON", 400)
+    assert_error(answer, "event", "bad_request", "INVALID_JSON", 400)
 
 
 def test_body_that_is_not_utf8(stack):
     answer = post(stack["functions"]["ingest"], data=b"\xff\xfe{}", key=stack["dev_api_key"])
-    assert_error(answer, "event", "badRequest", "INVALID_JSON", 400)
+    assert_error(answer, "event", "bad_request", "INVALID_JSON", 400)
 
 
 def test_missing_fields_lists_every_missing_path(stack):
@@ -99,7 +99,7 @@ def test_a_bare_event_keeps_the_http_status_of_its_refusal(stack):
     event = fresh_event()
     del event["eventDate"]
     answer = post(stack["functions"]["ingest"], event, key=stack["dev_api_key"])
-    assert assert_error(answer, "user.interaction", "badRequest", "MISSING_FIELDS", 400) == {"fields": ["eventDate"]}
+    assert assert_error(answer, "user.interaction", "bad_request", "MISSING_FIELDS", 400) == {"fields": ["eventDate"]}
 
 
 def test_nan_and_infinity_are_not_json(stack):
@@ -112,7 +112,7 @@ def test_nan_and_infinity_are_not_json(stack):
         "error": "NaN is not a JSON value"}
     event["data"]["mediaStart"] = float("-inf")
     answer = post(stack["functions"]["ingest"], data=json.dumps(event).encode(), key=stack["dev_api_key"])
-    assert assert_error(answer, "event", "badRequest", "INVALID_JSON", 400) == {
+    assert assert_error(answer, "event", "bad_request", "INVALID_JSON", 400) == {
         "error": "-Infinity is not a JSON value"}
 
 
@@ -149,26 +149,26 @@ def test_payload_too_large(stack):
     event = fresh_event()
     event["padding"] = "x" * (1024 * 1024)
     answer = post(stack["functions"]["ingest"], event, key=stack["dev_api_key"])
-    assert assert_error(answer, "event", "badRequest", "PAYLOAD_TOO_LARGE", 400) == {"maxBytes": 1024 * 1024}
+    assert assert_error(answer, "event", "bad_request", "PAYLOAD_TOO_LARGE", 400) == {"maxBytes": 1024 * 1024}
 
 
 def test_batch_too_many_events(stack):
     events = [fresh_event() for _ in range(501)]
     answer = post(stack["functions"]["ingest"], events, key=stack["dev_api_key"], path="/v1/events/batch")
-    assert assert_error(answer, "events.batch", "badRequest", "PAYLOAD_TOO_LARGE", 400) == {
+    assert assert_error(answer, "events.batch", "bad_request", "PAYLOAD_TOO_LARGE", 400) == {
         "maxEvents": 500, "events": 501}
 
 
 def test_batch_too_many_bytes(stack):
     answer = post(stack["functions"]["ingest"], data=b"[" + b" " * (5 * 1024 * 1024) + b"]",
                   key=stack["dev_api_key"], path="/v1/events/batch")
-    assert assert_error(answer, "events.batch", "badRequest", "PAYLOAD_TOO_LARGE", 400) == {
+    assert assert_error(answer, "events.batch", "bad_request", "PAYLOAD_TOO_LARGE", 400) == {
         "maxBytes": 5 * 1024 * 1024}
 
 
 def test_unknown_route(stack):
     answer = post(stack["functions"]["ingest"], fresh_event(), key=stack["dev_api_key"], path="/v2/things")
-    assert_error(answer, "event", "notFound", "UNKNOWN_ROUTE", 404)
+    assert_error(answer, "event", "not_found", "UNKNOWN_ROUTE", 404)
 
 
 def test_a_protocol_event_on_a_wrong_path_gets_a_not_found_event(stack):

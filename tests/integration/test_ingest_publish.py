@@ -89,9 +89,9 @@ def test_batch_publishes_the_valid_events_and_reports_each_outcome(stack, reader
     assert (payload["published"], payload["rejected"], payload["failed"]) == (2, 2, 0)
     outcomes = [(r["index"], r["eventId"], r["outcome"], r["payload"].get("code")) for r in payload["results"]]
     assert outcomes == [(0, good[0]["eventId"], "response", None),
-                        (1, missing["eventId"], "badRequest", "MISSING_FIELDS"),
+                        (1, missing["eventId"], "bad_request", "MISSING_FIELDS"),
                         (2, good[1]["eventId"], "response", None),
-                        (3, unknown["eventId"], "badRequest", "UNKNOWN_EVENT_TYPE")]
+                        (3, unknown["eventId"], "bad_request", "UNKNOWN_EVENT_TYPE")]
     assert payload["results"][1]["payload"]["parameters"]["fields"] == ["ownerExternalId"]
     received = reader.pull_until({e["eventId"] for e in good})
     assert {json.loads(m.data)["eventId"] for m in received.values()} == {e["eventId"] for e in good}

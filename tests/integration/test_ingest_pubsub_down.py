@@ -45,7 +45,7 @@ def test_pubsub_down_gives_pubsub_unavailable(stack, proxied_ingest, reader):
     assert parameters == {"eventId": event["eventId"], "retryable": True}
 
     answer = post(url, event, key=stack["dev_api_key"])
-    parameters = assert_error(answer, "user.interaction", "error", "PUBSUB_UNAVAILABLE", 424)
+    parameters = assert_error(answer, "user.interaction", "failed_dependency", "PUBSUB_UNAVAILABLE", 424)
     assert parameters == {"eventId": event["eventId"], "retryable": True}
 
 
@@ -56,10 +56,11 @@ def test_pubsub_silent_gives_pubsub_unavailable_for_a_batch(stack, proxied_inges
     answer = post(url, events + [{"not": "an event"}], key=stack["dev_api_key"], path="/v1/events/batch")
     assert answer.status_code == 424, answer.text
     body = answer.json()
-    assert body["name"] == "events.batch:error"
+    assert body["name"] == "events.batch:failed_dependency"
     assert (body["payload"]["code"], body["payload"]["parameters"]) == ("PUBSUB_UNAVAILABLE", {"retryable": True})
     assert [(r.get("eventId"), r["outcome"]) for r in body["payload"]["results"]] == [
-        (events[0]["eventId"], "error"), (events[1]["eventId"], "error"), (None, "badRequest")]
+        (events[0]["eventId"], "failed_dependency"), (events[1]["eventId"], "failed_dependency"),
+        (None, "bad_request")]
     assert (body["payload"]["published"], body["payload"]["failed"], body["payload"]["rejected"]) == (0, 2, 1)
 
 

@@ -23,4 +23,5 @@ def test_ingest_routes_and_statuses_are_documented():
     single = SPEC["paths"]["/v1/events"]["post"]["responses"]
     assert {str(status) for status in [*MIRRORED_STATUS.values(), FAILED_DEPENDENCY_STATUS]} == set(single)
     kinds = SPEC["components"]["schemas"]["BatchAnswer"]["allOf"][1]["properties"]["payload"]["properties"]
-    assert set(kinds["results"]["items"]["properties"]["outcome"]["enum"]) == {"response", "badRequest", "error"}
+    assert set(kinds["results"]["items"]["properties"]["outcome"]["enum"]) == {
+        "response", "badRequest", "error", "bad_request", "failed_dependency"}

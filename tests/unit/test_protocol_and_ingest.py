@@ -100,7 +100,7 @@ def test_a_batch_publishes_only_its_valid_events_in_one_call():
     result = call(service(publish), events, path="/v1/events/batch")
     assert result.status == 200 and calls == [2]
     results = result.body["payload"]["results"]
-    assert [r["outcome"] for r in results] == ["response", "badRequest", "response"]
+    assert [r["outcome"] for r in results] == ["response", "bad_request", "response"]
     # Every result carries the eventId its event had, valid or not, to be matched by id.
     assert [r["eventId"] for r in results] == [events[0]["eventId"], "mine-1", events[2]["payload"]["eventId"]]
     unidentified = call(service(publish), [["not", "an event"], wrap({"eventId": 7})], path="/v1/events/batch")
@@ -114,18 +114,19 @@ def test_a_batch_with_a_failed_publish_is_an_error_with_each_outcome():
     events = [fresh_event(), fresh_event()]
     bare = call(service(half_down), events, path="/v1/events/batch")
     assert bare.status == 424
-    assert bare.body["name"] == "events.batch:error"
+    assert bare.body["name"] == "events.batch:failed_dependency"
     payload = bare.body["payload"]
     assert (payload["code"], payload["parameters"]) == ("PUBSUB_UNAVAILABLE", {"retryable": True})
     assert (payload["published"], payload["rejected"], payload["failed"]) == (1, 0, 1)
     assert [(r["eventId"], r["outcome"]) for r in payload["results"]] == [
-        (events[0]["eventId"], "response"), (events[1]["eventId"], "error")]
+        (events[0]["eventId"], "response"), (events[1]["eventId"], "failed_dependency")]
     assert payload["results"][1]["payload"]["code"] == "PUBSUB_UNAVAILABLE"
 
     wrapped = call(service(half_down), {"name": "events.batch", "version": 1, "payload": {"events": events}},
                    path="/v1/events/batch")
     assert wrapped.status == 200
     assert wrapped.body["name"] == "events.batch:error" and wrapped.body["payload"]["failed"] == 1
+    assert [r["outcome"] for r in wrapped.body["payload"]["results"]] == ["response", "error"]
 
 
 def test_batch_limits_come_from_the_settings():
@@ -157,15 +158,18 @@ def wrap(event: dict, **fields) -> dict:
             **fields}
 
 
-# (what is wrong, the event sent, how to send it, the kind and code answered, the status a bare event gets)
+# (what is wrong, the event sent, how to send it, the kind a protocol client reads, the code, the
+# status and kind a bare event gets: the spec's spelling)
 REFUSALS = [
-    ("missing fields", without("eventDate"), {}, "badRequest", "MISSING_FIELDS", 400),
-    ("NaN", {**fresh_event(), "score": float("nan")}, {}, "badRequest", "INVALID_JSON", 400),
-    ("no key", fresh_event(), {"key": None}, "unauthorized", "MISSING_TOKENS", 401),
-    ("unknown key", fresh_event(), {"key": "fpk_000000000001_wrong"}, "unauthorized", "INVALID_TOKEN", 401),
-    ("wrong path", fresh_event(), {"path": "/v2/things"}, "notFound", "UNKNOWN_ROUTE", 404),
-    ("Pub/Sub down", fresh_event(), {"publish": down_publish}, "error", "PUBSUB_UNAVAILABLE", 424),
-    ("a bug", fresh_event(), {"publish": broken_publish}, "error", "INTERNAL", 500),
+    ("missing fields", without("eventDate"), {}, "badRequest", "MISSING_FIELDS", 400, "bad_request"),
+    ("NaN", {**fresh_event(), "score": float("nan")}, {}, "badRequest", "INVALID_JSON", 400, "bad_request"),
+    ("no key", fresh_event(), {"key": None}, "unauthorized", "MISSING_TOKENS", 401, "unauthorized"),
+    ("unknown key", fresh_event(), {"key": "fpk_000000000001_wrong"}, "unauthorized", "INVALID_TOKEN", 401,
+     "unauthorized"),
+    ("wrong path", fresh_event(), {"path": "/v2/things"}, "notFound", "UNKNOWN_ROUTE", 404, "not_found"),
+    ("Pub/Sub down", fresh_event(), {"publish": down_publish}, "error", "PUBSUB_UNAVAILABLE", 424,
+     "failed_dependency"),
+    ("a bug", fresh_event(), {"publish": broken_publish}, "error", "INTERNAL", 500, "error"),
 ]
 
 
@@ -174,14 +178,15 @@ def send(document, *, key: str | None = KEY, path: str = "/v1/events", publish=o
     return service(publish).api.answer(http_request("POST", path, json.dumps(document).encode(), headers))
 
 
-@pytest.mark.parametrize("what, event, how, kind, code, bare_status", REFUSALS, ids=[r[0] for r in REFUSALS])
+@pytest.mark.parametrize("what, event, how, kind, code, bare_status, bare_kind", REFUSALS,
+                         ids=[r[0] for r in REFUSALS])
 def test_a_protocol_event_is_refused_with_200_and_a_bare_event_with_the_kinds_status(
-        what, event, how, kind, code, bare_status, caplog):
+        what, event, how, kind, code, bare_status, bare_kind, caplog):
     caplog.set_level(logging.INFO, logger="shared.ingest.service")
     bare = send(event, **how)
     assert bare.status == bare_status
     # A bare body that could not be read (not JSON, wrong path) is answered as "event:<kind>".
-    assert bare.body["name"].rpartition(":")[2] == kind and bare.body["payload"]["code"] == code
+    assert bare.body["name"].rpartition(":")[2] == bare_kind and bare.body["payload"]["code"] == code
 
     wrapped = send(wrap(event), **how)
     assert wrapped.status == 200
@@ -189,7 +194,7 @@ def test_a_protocol_event_is_refused_with_200_and_a_bare_event_with_the_kinds_st
     assert wrapped.body["payload"] == bare.body["payload"]
 
     answered = [(r.kind, r.code, r.httpStatus) for r in caplog.records if r.getMessage() == "answered"]
-    assert answered == [(kind, code, bare_status), (kind, code, 200)]
+    assert answered == [(bare_kind, code, bare_status), (kind, code, 200)]
     expected_level = logging.WARNING if bare_status < 500 else logging.ERROR
     assert {r.levelno for r in caplog.records if r.getMessage() == "answered"} == {expected_level}
 
@@ -205,7 +210,7 @@ def test_a_published_event_is_200_in_both_shapes_and_logged_once_as_a_response(c
 
 def test_a_body_that_is_not_json_at_all_is_answered_with_400_whatever_the_caller():
     result = service(ok_publish).api.answer(http_request("POST", "/v1/events", b'{"name": "x", "payload": '))
-    assert (result.status, result.body["name"], result.body["payload"]["code"]) == (400, "event:badRequest",
+    assert (result.status, result.body["name"], result.body["payload"]["code"]) == (400, "event:bad_request",
                                                                                       "INVALID_JSON")
 
 
