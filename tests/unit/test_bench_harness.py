@@ -13,7 +13,7 @@ from functions_framework import create_app
 from tools.bench import __main__ as bench_main
 from tools.bench import cpu, processes, wrk
 from tools.bench.results import Figure, Goal, Report, Spread, table
-from tools.bench.servers import BASELINE_FUNCTIONS, BASELINES
+from tools.bench.servers import BASELINE_FUNCTIONS
 
 
 def test_a_spread_is_the_median_min_and_max_of_the_runs():
@@ -108,8 +108,8 @@ def test_the_cpu_pipelines_do_what_the_functions_do():
 
 
 def _baseline_app(name: str):
-    source = BASELINES / name / "main.py"
-    return create_app(name, str(source), next(b for b in BASELINE_FUNCTIONS if b.name == name).signature_type)
+    baseline = next(b for b in BASELINE_FUNCTIONS if b.name == name)
+    return create_app(name, str(baseline.source), baseline.signature_type)
 
 
 def test_the_noop_baseline_answers_an_empty_object():

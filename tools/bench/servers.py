@@ -27,12 +27,18 @@ class Baseline:
     signature_type: str
     # The function it stands beside: it runs with that function's THREADS.
     compared_with: str
+    # Its folder in bench/baselines/ (raw_publish holds raw_batch_publish too).
+    folder: str = ""
+
+    @property
+    def source(self) -> Path:
+        return BASELINES / (self.folder or self.name) / "main.py"
 
 
 BASELINE_FUNCTIONS = [
     Baseline("noop", "http", "ingest"),
     Baseline("raw_publish", "http", "ingest"),
-    Baseline("raw_batch_publish", "http", "ingest"),
+    Baseline("raw_batch_publish", "http", "ingest", folder="raw_publish"),
     Baseline("raw_firestore", "http", "beacon"),
     Baseline("raw_mongodb", "cloudevent", "forward_mongodb"),
     Baseline("raw_gcs", "cloudevent", "forward_gcs"),
@@ -68,7 +74,7 @@ class BenchStack:
         return self.stack.topology.function(function).concurrency
 
     def start_baseline(self, baseline: Baseline, env: dict[str, str]) -> str:
-        child, url = self.spawn(f"baseline-{baseline.name}", BASELINES / baseline.name / "main.py", baseline.name,
+        child, url = self.spawn(f"baseline-{baseline.name}", baseline.source, baseline.name,
                                 baseline.signature_type, {"THREADS": str(self.threads(baseline.compared_with)),
                                                           **env})
         self.stack._await(child, lambda: _http_answers(url), READY_SECONDS)
