@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tools.bench import cpu, flows, processes, scenarios, wrk
 from tools.bench.results import RESULTS_FILE, Figure, Goal, Report, Spread, commit, machine, table
@@ -102,7 +103,7 @@ def figures(report: Report, functions: list[str]) -> list[Figure]:
     return rows
 
 
-def run(plan: Plan, log=print) -> Report:
+def run(plan: Plan, log: Callable[[str], None] = print) -> Report:
     report = Report(settings={"runs": plan.runs, "seconds_per_run": plan.seconds, "connections": plan.connections,
                               "flow_events_per_run": plan.flow_events, "cpu_seconds_per_run": plan.cpu_seconds})
     log("B6: CPU per event in process ...")

@@ -58,11 +58,10 @@ class Flows:
         self.bench = bench
         info = bench.info
         self.sink = info["webhook_sink"]
-        project = bench.stack.project_id
+        project = self.project = bench.stack.project_id
         self.storage = storage.Client(project=project)
         self.mongo = MongoClient(info["emulators"]["mongodb"])
         self.publisher = pubsub_v1.PublisherClient()
-        self.topic = lambda name: self.publisher.topic_path(project, name)
         for bucket in (FORWARDED_BUCKET, RAW_BUCKET):
             create_bucket(project, bucket)
         hook = {"id": "bench-webhook", "kind": "webhook", "url": f"{self.sink}/hooks/bench-webhook",
@@ -85,7 +84,7 @@ class Flows:
         for event in events:
             event["data"]["whitelabel"] = event["data"]["ownerWhitelabel"] = f"bench-{kind}"
         ids = {e["eventId"] for e in events}
-        topic = self.topic(f"bench-direct-{kind}" if direct else "events")
+        topic = self.publisher.topic_path(self.project, f"bench-direct-{kind}" if direct else "events")
         started = time.time()
         published_at: dict[str, float] = {}
         futures = []

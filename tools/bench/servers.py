@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from tools.stack import REPO_ROOT, Child, LocalStack, _http_answers
 
@@ -53,7 +54,7 @@ class BenchStack:
     urls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, log: callable = print) -> "BenchStack":
+    def start(cls, log: Callable[[str], None] = print) -> "BenchStack":
         stack = LocalStack(state_dir=STATE_DIR, function_env=dict(PRODUCTION_ENV), log=log)
         info = stack.start()
         bench = cls(stack, info)
