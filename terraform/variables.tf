@@ -54,7 +54,7 @@ variable "function_timeout_seconds" {
 }
 
 variable "function_concurrency" {
-  description = "Concurrent requests per instance (THREADS is set to match), by function name or \"default\"."
+  description = "Concurrent requests per instance (THREADS is set to match), by function name; a function not listed gets its topology.yaml concurrency, else \"default\"."
   type        = map(number)
   default     = { default = 80 }
 

@@ -391,27 +391,36 @@ class LocalStack:
         self._await(child, lambda: _http_answers(url))
         return url
 
-    def _spawn_function(self, name: str, extra_env: dict[str, str] | None = None,
-                        instance: str = "") -> tuple[Child, str]:
-        assert self._binaries is not None
+    def env_of(self, name: str, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment function ``name`` runs with: production's THREADS (its topology
+        concurrency), its topology env, the stack's settings, then ``extra_env``."""
         spec = self.topology.function(name)
-        port = free_port()
-        env = {
-            **self.client_env,
-            "PYTHONPATH": str(REPO_ROOT),
-            "PYTHONUNBUFFERED": "1",
-            "THREADS": "16",
+        return {
+            "THREADS": str(spec.concurrency),
             # Development shows the platform's DEBUG lines too (what forwarders acknowledge and why).
             "LOG_LEVEL": "DEBUG",
             **spec.env,
             **self.function_env,
             **(extra_env or {}),
         }
+
+    def _spawn_function(self, name: str, extra_env: dict[str, str] | None = None,
+                        instance: str = "") -> tuple[Child, str]:
+        spec = self.topology.function(name)
+        return self.spawn_source(f"function-{name}{instance}", REPO_ROOT / "functions" / name / "main.py", name,
+                                 spec.signature_type, self.env_of(name, extra_env))
+
+    def spawn_source(self, child_name: str, source: Path, target: str, signature_type: str,
+                     env: dict[str, str]) -> tuple[Child, str]:
+        """Start ``target`` of ``source`` under functions-framework on a free port, pointed at the
+        stack's emulators, without waiting for it (``make bench`` times its start)."""
+        assert self._binaries is not None
+        port = free_port()
         child = self._spawn(
-            f"function-{name}{instance}",
-            [str(self._binaries.functions_framework), "--target", name, "--signature-type", spec.signature_type,
-             "--source", str(REPO_ROOT / "functions" / name / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
-            env,
+            child_name,
+            [str(self._binaries.functions_framework), "--target", target, "--signature-type", signature_type,
+             "--source", str(source), "--host", "127.0.0.1", "--port", str(port)],
+            {**self.client_env, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **env},
         )
         return child, f"http://127.0.0.1:{port}"
 

@@ -44,6 +44,9 @@ class FunctionSpec:
     name: str
     trigger: str  # "http", or "topic" for a function invoked by a push subscription
     public: bool
+    # Requests one instance serves at once: Cloud Run's max_instance_request_concurrency and the
+    # THREADS of its functions-framework, in production and in the local stack alike.
+    concurrency: int
     env: dict[str, str] = field(default_factory=dict)
     subscription: PushSubscription | None = None
 
@@ -102,6 +105,7 @@ def load(path: Path = TOPOLOGY_FILE) -> Topology:
             name=name,
             trigger=spec["trigger"],
             public=bool(spec.get("public", False)),
+            concurrency=int(spec["concurrency"]),
             env={k: str(v) for k, v in (spec.get("env") or {}).items()},
             subscription=subscription,
         ))

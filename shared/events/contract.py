@@ -4,6 +4,15 @@ Schemas live in ``shared/events/schemas/<eventType>/v<version>.json``; adding an
 version of one) is adding a file. Every schema is compiled once per process, on first use.
 Validation reports problems in the Events Protocol's terms: missing fields, and invalid fields
 with what is wrong with each.
+
+Each schema is compiled twice. ``jsonschema-rs`` (compiled Rust) answers "is this event valid?"
+in a few microseconds, and almost every event is; only an event it does not accept goes through
+``jsonschema``, which walks the schema collecting every error, about a hundred times slower, to
+word the answer (docs/performance.md has the measurements). The error answers are jsonschema's
+alone, so the fast validator may only ever be stricter, never more lenient: it checks formats
+with jsonschema's own format functions (its built-in date-time accepts "202--08-29T..."), and
+where it is stricter (a pattern's ``$`` before a final newline, NaN and Infinity, a key it cannot
+read) jsonschema's verdict stands. tests/unit/test_event_contract_fast_path.py compares the two.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, ValidationError
 
 SCHEMA_ROOT = Path(__file__).parent / "schemas"
@@ -47,20 +57,46 @@ class ContractViolation:
         return bool(self.missing or self.invalid)
 
 
+_FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
+# jsonschema's own function for every format it checks, handed to jsonschema-rs so both agree on
+# them. A function that raises (jsonschema's way of saying "does not conform" for some formats)
+# makes jsonschema-rs raise, which sends the event to jsonschema: the same verdict.
+_FORMATS = {name: check for name, (check, _raises) in _FORMAT_CHECKER.checkers.items()}
+
+
+@dataclass(frozen=True)
+class CompiledSchema:
+    """One schema, compiled for the verdict (fast) and for the error answer (complete)."""
+
+    verdict: jsonschema_rs.Draft202012Validator
+    errors: Draft202012Validator
+
+    def accepts(self, event: Any) -> bool:
+        """True only when the event is certainly valid; False sends it to the full check."""
+        try:
+            return self.verdict.is_valid(event)
+        except Exception:  # a value it cannot read (a lone surrogate in a key): jsonschema decides
+            return False
+
+
+def compile_schema(schema: dict[str, Any]) -> CompiledSchema:
+    Draft202012Validator.check_schema(schema)
+    return CompiledSchema(
+        verdict=jsonschema_rs.Draft202012Validator(schema, formats=_FORMATS, validate_formats=True, offline=True),
+        errors=Draft202012Validator(schema, format_checker=_FORMAT_CHECKER),
+    )
+
+
 @lru_cache(maxsize=1)
-def _validators() -> dict[str, dict[int, Draft202012Validator]]:
-    registry: dict[str, dict[int, Draft202012Validator]] = {}
+def _validators() -> dict[str, dict[int, CompiledSchema]]:
+    registry: dict[str, dict[int, CompiledSchema]] = {}
     for type_dir in sorted(p for p in SCHEMA_ROOT.iterdir() if p.is_dir()):
         for schema_file in type_dir.iterdir():
             match = _VERSION_FILE.match(schema_file.name)
             if not match:
                 continue
             schema = json.loads(schema_file.read_text(encoding="utf-8"))
-            Draft202012Validator.check_schema(schema)
-            validator = Draft202012Validator(
-                schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-            )
-            registry.setdefault(type_dir.name, {})[int(match.group(1))] = validator
+            registry.setdefault(type_dir.name, {})[int(match.group(1))] = compile_schema(schema)
     return registry
 
 
@@ -85,10 +121,11 @@ def validate(event: dict[str, Any], version: int = 1) -> ContractViolation:
     versions = _validators().get(event_type) if isinstance(event_type, str) else None
     if not versions:
         raise UnknownEventType(event_type, known_event_types())
-    validator = versions.get(version)
-    if validator is None:
+    compiled = versions.get(version)
+    if compiled is None:
         raise UnsupportedVersion(event_type, version, sorted(versions))
-    _collect(validator.iter_errors(event), violation)
+    if not compiled.accepts(event):
+        _collect(compiled.errors.iter_errors(event), violation)
     return violation
 
 

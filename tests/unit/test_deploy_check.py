@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import deploy_check
+from tools import deploy_check, topology
 
 ROOT = deploy_check.REPO_ROOT
 EXAMPLE = ROOT / "terraform" / "environments" / "example.tfvars"
@@ -56,6 +56,15 @@ def test_the_example_settings_pass_and_the_pipeline_plan_is_rendered():
     assert "ingest 512Mi timeout 60s" in text and "invokers serviceAccount:platform-app@" in text
     assert "origins https://shop.example.com,https://www.example-store.com.br" in text
     assert "forward_webhook 512Mi timeout 60s concurrency 80 max 20 as fn-forward-webhook; push ack deadline 60s" in text
+
+
+def test_concurrency_is_topologys_unless_the_operator_names_the_function(tmp_path):
+    code, text = run(EXAMPLE)
+    assert code == 0, text
+    for spec in topology.load().functions:
+        assert re.search(rf" {spec.name} \S+ timeout \d+s concurrency {spec.concurrency} ", text), spec.name
+    code, text = run(settings(tmp_path, function_concurrency="{ default = 80, ingest = 7 }"))
+    assert code == 0 and re.search(r" ingest \S+ timeout \d+s concurrency 7 ", text)
 
 
 def test_without_the_settings_file_every_missing_setting_is_named(tmp_path):

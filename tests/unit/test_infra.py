@@ -201,3 +201,13 @@ def test_a_source_bucket_rule_that_never_fires_is_caught(tree):
           "num_newer_versions = 5")
     assert infra_checks.check_versioned_buckets_expire_old_versions(tree) == [
         "versioned bucket sources (source.tf) never deletes noncurrent versions by age"]
+
+
+def test_the_local_stack_runs_each_function_with_its_topology_concurrency_as_threads(tmp_path):
+    from tools.stack import LocalStack
+
+    stack = LocalStack(state_dir=tmp_path)
+    for spec in stack.topology.functions:
+        assert spec.concurrency >= 1
+        assert stack.env_of(spec.name)["THREADS"] == str(spec.concurrency)
+    assert stack.env_of("ingest", {"THREADS": "3"})["THREADS"] == "3"

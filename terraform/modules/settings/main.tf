@@ -10,12 +10,13 @@ locals {
   private          = toset([for name, f in local.http_functions : name if !try(f.public, false)])
   push_defaults    = var.topology.push_defaults
 
-  # Sizing of each function: its own value if given, else the "default" entry.
+  # Sizing of each function: its own value if given, else the "default" entry. Concurrency: the
+  # operator's value for the function, else topology.yaml's (measured: docs/performance.md).
   sizing = {
-    for name, _ in local.functions : name => {
+    for name, f in local.functions : name => {
       memory          = lookup(var.function_memory, name, var.function_memory["default"])
       timeout_seconds = lookup(var.function_timeout_seconds, name, var.function_timeout_seconds["default"])
-      concurrency     = lookup(var.function_concurrency, name, var.function_concurrency["default"])
+      concurrency     = lookup(var.function_concurrency, name, try(f.concurrency, var.function_concurrency["default"]))
       max_instances   = lookup(var.function_max_instances, name, var.function_max_instances["default"])
     }
   }
