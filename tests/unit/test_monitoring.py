@@ -234,3 +234,20 @@ def test_a_monitoring_resource_written_by_hand_is_caught(tree):
         "google_monitoring_alert_policy.extra (terraform/monitoring.tf) does not take its for_each from "
         "module.monitoring.alert_policies",
         "terraform/monitoring.tf writes a metric filter outside modules/monitoring"]
+
+
+def test_the_readme_documents_every_metric_alert_and_threshold_with_its_default(rendered):
+    readme = (ROOT / "README.md").read_text()
+    operating = readme[readme.index("\n## Operating\n"):]
+    for name in rendered["log_metrics"]:
+        assert f"| `{name}` |" in operating, name
+    for policy in rendered["alert_policies"].values():
+        assert f"| {policy['display_name']} |" in operating, policy["display_name"]
+    variables = {name: body for block in monitoring_checks.deploy_check._hcl(ROOT / "terraform" / "variables.tf")["variable"]
+                 for name, body in block.items() if name.startswith("alert_") and name != "alert_notification_channels"}
+    assert len(variables) == 5
+    for name, body in variables.items():
+        [row] = [line for line in operating.splitlines() if line.endswith("|") and f"`{name}` (" in line]
+        default = body["default"]
+        pairs = [f"{k} = {v}" for k, v in default.items()] if isinstance(default, dict) else [f"({default})"]
+        assert all(pair in row for pair in pairs), (name, default, row)
