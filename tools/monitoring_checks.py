@@ -15,8 +15,9 @@ renders is checked:
 - each log-based metric counts log lines the code writes: a module of shared/ logs each of its
   messages with every field its labels are read from, so a renamed log line fails here instead
   of silently emptying a chart or an alert;
-- the monitoring resources of terraform/ take their content from module.monitoring, and no other
-  .tf file holds a metric filter of its own.
+- the monitoring resources of terraform/ take their content from module.monitoring, reading only
+  fields it gives (so what is checked is what is deployed, field for field), and no other .tf
+  file holds a metric filter of its own.
 
 Each check returns a list of problems; tools/infra_checks.py runs them with the others.
 """
@@ -464,6 +465,79 @@ def check_monitoring_resources_come_from_the_module(root: Path) -> list[str]:
     for path in sorted((root / "terraform").rglob("*.tf")):
         if module_dir not in path.parents and "metric.type" in path.read_text(encoding="utf-8"):
             problems.append(f"{path.relative_to(root)} writes a metric filter outside modules/monitoring")
+    if problems:
+        return problems
+    try:
+        rendered = render(root)
+    except RenderError:
+        return []  # check_monitoring_names_real_metrics_and_topology reports it
+    outputs = {"google_logging_metric": "log_metrics", "google_monitoring_alert_policy": "alert_policies"}
+    for block in terraform_blocks(root):
+        if block.kind in outputs:
+            items = list((rendered.get(outputs[block.kind]) or {}).values())
+            problems += _reference_problems(f"{block.kind}.{block.name}", block.body, items)
+    return problems
+
+
+_REFERENCE = re.compile(r"\b(\w+)\.value((?:\.\w+)+)")
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def _dynamic_sources(node: Any, found: dict[str, str]) -> dict[str, str]:
+    """Each dynamic block's iterator and the reference it iterates over (`conditions` ->
+    `each.value.conditions`)."""
+    if isinstance(node, dict):
+        for block in node.get("dynamic", []) if isinstance(node.get("dynamic"), list) else []:
+            for iterator, body in block.items():
+                match = _REFERENCE.search(str(body.get("for_each", "")))
+                if match:
+                    found[iterator] = match.group(0)
+        for value in node.values():
+            _dynamic_sources(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _dynamic_sources(value, found)
+    return found
+
+
+def _resolve(values: list[Any], path: str) -> tuple[list[Any], bool]:
+    """The values at `path` (".a.b") of each value; False if one of them lacks it."""
+    for key in path.strip(".").split("."):
+        if not all(isinstance(v, dict) and key in v for v in values):
+            return [], False
+        values = [v[key] for v in values]
+    return values, True
+
+
+def _reference_problems(block_name: str, body: dict[str, Any], items: list[Any]) -> list[str]:
+    """Every `X.value.path` the block reads exists in what it iterates over (module.monitoring's
+    rendered values), so the checked values are the deployed ones, field for field."""
+    sources = _dynamic_sources(body, {})
+    problems = []
+
+    def elements(iterator: str) -> list[Any]:
+        if iterator == "each":
+            return items
+        parent, _, path = sources[iterator].partition(".value")
+        collections, _ = _resolve(elements(parent), path)
+        return [element for collection in collections for element in (collection or [])]
+
+    for text in _strings(body):
+        for iterator, path in _REFERENCE.findall(text):
+            if iterator != "each" and iterator not in sources:
+                continue
+            if not _resolve(elements(iterator), path)[1]:
+                problems.append(f"{block_name} reads {iterator}.value{path}, which module.monitoring does not give")
     return problems
 
 

@@ -131,8 +131,8 @@ def test_a_misspelt_builtin_metric_is_caught(tree):
 
 
 def test_a_log_based_metric_topology_does_not_declare_is_caught(tree):
-    _edit(tree / MODULE, 'metric.type=\\"${local.log_metric_type.events_published}\\"',
-          'metric.type=\\"logging.googleapis.com/user/fpass/events_in\\"')
+    _edit(tree / MODULE, "metric  = local.log_metric_type.events_published,",
+          'metric  = "logging.googleapis.com/user/fpass/events_in",')
     problems = monitoring_checks.check_monitoring_names_real_metrics_and_topology(tree)
     assert any("'logging.googleapis.com/user/fpass/events_in' is neither a built-in metric" in p for p in problems)
     assert "the dashboard has no chart of logging.googleapis.com/user/fpass/events_published" in problems
@@ -164,8 +164,8 @@ def test_a_function_topology_does_not_declare_is_caught(tree):
 
 
 def test_a_label_the_metric_lacks_and_a_misspelt_enum_are_caught(tree):
-    _edit(tree / MODULE, 'groupByFields = ["metric.label.partner", "metric.label.kind"]',
-          'groupByFields = ["metric.label.partner_id", "metric.label.kind"]')
+    _edit(tree / MODULE, 'group_by = ["metric.label.partner", "metric.label.kind"]',
+          'group_by = ["metric.label.partner_id", "metric.label.kind"]')
     _edit(tree / MODULE, 'cross_series_reducer = "REDUCE_PERCENTILE_99"', 'cross_series_reducer = "REDUCE_PERCENTILE_98"')
     problems = monitoring_checks.check_monitoring_names_real_metrics_and_topology(tree)
     assert any("logging.googleapis.com/user/fpass/deliveries has no label metric.label.partner_id" in p for p in problems)
@@ -173,8 +173,10 @@ def test_a_label_the_metric_lacks_and_a_misspelt_enum_are_caught(tree):
 
 
 def test_a_rate_of_a_gauge_is_caught(tree):
-    _edit(tree / MODULE, 'aggregations             = [{ alignment_period = "60s", per_series_aligner = "ALIGN_MAX"',
-          'aggregations             = [{ alignment_period = "60s", per_series_aligner = "ALIGN_RATE"')
+    _edit(tree / MODULE, 'threshold_value = var.dead_letter_messages\n          aggregations    = [{ alignment_period = "60s", '
+                         'per_series_aligner = "ALIGN_MAX"',
+          'threshold_value = var.dead_letter_messages\n          aggregations    = [{ alignment_period = "60s", '
+          'per_series_aligner = "ALIGN_RATE"')
     problems = monitoring_checks.check_monitoring_names_real_metrics_and_topology(tree)
     assert any("ALIGN_RATE on the gauge pubsub.googleapis.com/subscription/num_undelivered_messages" in p for p in problems)
 
@@ -251,3 +253,12 @@ def test_the_readme_documents_every_metric_alert_and_threshold_with_its_default(
         default = body["default"]
         pairs = [f"{k} = {v}" for k, v in default.items()] if isinstance(default, dict) else [f"({default})"]
         assert all(pair in row for pair in pairs), (name, default, row)
+
+
+def test_a_resource_reading_a_field_the_module_does_not_give_is_caught(tree):
+    _edit(tree / MODULE, 'policy = { combiner = "OR", alert_strategy', "policy = { alert_strategy")
+    _edit(tree / "terraform" / "monitoring.tf", "description = labels.value.description",
+          "description = labels.value.text")
+    assert monitoring_checks.check_monitoring_resources_come_from_the_module(tree) == [
+        "google_logging_metric.platform reads labels.value.text, which module.monitoring does not give",
+        "google_monitoring_alert_policy.platform reads each.value.combiner, which module.monitoring does not give"]

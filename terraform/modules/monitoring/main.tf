@@ -79,11 +79,21 @@ locals {
     [for name in keys(var.oldest_unacked_seconds) : name if name != "default" && !contains(local.pushed, name)],
   )))
   runbook = "Runbook: README.md, \"Operating\"."
-  # An incident whose condition stops receiving data closes after this long.
-  auto_close = "1800s"
+  # What every policy shares: any condition opens an incident, which closes by itself 30 minutes
+  # after its condition stops receiving data.
+  policy = { combiner = "OR", alert_strategy = { auto_close = "1800s" } }
+  # What every condition shares: it holds as soon as an aligned value is above the threshold, and
+  # no data (no traffic, no log line) is no incident. Only the 5xx ratio has a denominator.
+  threshold = {
+    comparison               = "COMPARISON_GT"
+    duration                 = "0s"
+    denominator_filter       = null
+    denominator_aggregations = []
+    evaluation_missing_data  = "EVALUATION_MISSING_DATA_INACTIVE"
+  }
 
   alert_policies = {
-    dead_letters = {
+    dead_letters = merge(local.policy, {
       display_name = "FPASS: dead letters waiting for replay"
       severity     = "WARNING"
       documentation = {
@@ -100,20 +110,15 @@ locals {
       }
       conditions = [{
         display_name = "More than ${var.dead_letter_messages} message(s) in a dead-letter hold subscription"
-        condition_threshold = {
-          filter                   = join(" AND ", ["metric.type=\"${local.builtin.undelivered}\"", local.subscriptions, "resource.labels.subscription_id=one_of(${join(", ", [for s in local.hold_subscriptions : jsonencode(s)])})"])
-          comparison               = "COMPARISON_GT"
-          threshold_value          = var.dead_letter_messages
-          duration                 = "0s"
-          aggregations             = [{ alignment_period = "60s", per_series_aligner = "ALIGN_MAX", cross_series_reducer = "REDUCE_MAX", group_by_fields = local.by_subscription }]
-          denominator_filter       = null
-          denominator_aggregations = []
-          evaluation_missing_data  = "EVALUATION_MISSING_DATA_INACTIVE"
-        }
+        condition_threshold = merge(local.threshold, {
+          filter          = join(" AND ", ["metric.type=\"${local.builtin.undelivered}\"", local.subscriptions, "resource.labels.subscription_id=one_of(${join(", ", [for s in local.hold_subscriptions : jsonencode(s)])})"])
+          threshold_value = var.dead_letter_messages
+          aggregations    = [{ alignment_period = "60s", per_series_aligner = "ALIGN_MAX", cross_series_reducer = "REDUCE_MAX", group_by_fields = local.by_subscription }]
+        })
       }]
-    }
+    })
 
-    push_backlog_age = {
+    push_backlog_age = merge(local.policy, {
       display_name = "FPASS: a push subscription's oldest message is waiting too long"
       severity     = "ERROR"
       documentation = {
@@ -128,20 +133,15 @@ locals {
       }
       conditions = [for g in local.groups.oldest_unacked : {
         display_name = "Oldest unacknowledged message older than ${g.threshold} s: ${join(", ", g.functions)}"
-        condition_threshold = {
-          filter                   = join(" AND ", ["metric.type=\"${local.builtin.oldest_unacked}\"", local.subscriptions, "resource.labels.subscription_id=one_of(${join(", ", [for name in g.functions : jsonencode(name)])})"])
-          comparison               = "COMPARISON_GT"
-          threshold_value          = g.threshold
-          duration                 = "0s"
-          aggregations             = [{ alignment_period = "60s", per_series_aligner = "ALIGN_MAX", cross_series_reducer = "REDUCE_MAX", group_by_fields = local.by_subscription }]
-          denominator_filter       = null
-          denominator_aggregations = []
-          evaluation_missing_data  = "EVALUATION_MISSING_DATA_INACTIVE"
-        }
+        condition_threshold = merge(local.threshold, {
+          filter          = join(" AND ", ["metric.type=\"${local.builtin.oldest_unacked}\"", local.subscriptions, "resource.labels.subscription_id=one_of(${join(", ", [for name in g.functions : jsonencode(name)])})"])
+          threshold_value = g.threshold
+          aggregations    = [{ alignment_period = "60s", per_series_aligner = "ALIGN_MAX", cross_series_reducer = "REDUCE_MAX", group_by_fields = local.by_subscription }]
+        })
       }]
-    }
+    })
 
-    error_ratio = {
+    error_ratio = merge(local.policy, {
       display_name = "FPASS: a function answers too many 5xx"
       severity     = "ERROR"
       documentation = {
@@ -156,20 +156,17 @@ locals {
       }
       conditions = [for g in local.groups.error_ratio : {
         display_name = "5xx answers above ${g.threshold * 100} % of requests: ${join(", ", g.functions)}"
-        condition_threshold = {
+        condition_threshold = merge(local.threshold, {
           filter                   = join(" AND ", ["metric.type=\"${local.builtin.requests}\"", local.revisions, "resource.labels.service_name=one_of(${join(", ", [for name in g.functions : local.quoted_service[name]])})", "metric.labels.response_code_class=\"5xx\""])
-          comparison               = "COMPARISON_GT"
           threshold_value          = g.threshold
-          duration                 = "0s"
           aggregations             = [{ alignment_period = local.window, per_series_aligner = "ALIGN_DELTA", cross_series_reducer = "REDUCE_SUM", group_by_fields = local.by_service }]
           denominator_filter       = join(" AND ", ["metric.type=\"${local.builtin.requests}\"", local.revisions, "resource.labels.service_name=one_of(${join(", ", [for name in g.functions : local.quoted_service[name]])})"])
           denominator_aggregations = [{ alignment_period = local.window, per_series_aligner = "ALIGN_DELTA", cross_series_reducer = "REDUCE_SUM", group_by_fields = local.by_service }]
-          evaluation_missing_data  = "EVALUATION_MISSING_DATA_INACTIVE"
-        }
+        })
       }]
-    }
+    })
 
-    latency = {
+    latency = merge(local.policy, {
       display_name = "FPASS: a function is slow (p99 latency)"
       severity     = "WARNING"
       documentation = {
@@ -184,20 +181,15 @@ locals {
       }
       conditions = [for g in local.groups.latency_p99_ms : {
         display_name = "p99 latency above ${g.threshold} ms: ${join(", ", g.functions)}"
-        condition_threshold = {
-          filter                   = join(" AND ", ["metric.type=\"${local.builtin.latencies}\"", local.revisions, "resource.labels.service_name=one_of(${join(", ", [for name in g.functions : local.quoted_service[name]])})"])
-          comparison               = "COMPARISON_GT"
-          threshold_value          = g.threshold
-          duration                 = "0s"
-          aggregations             = [{ alignment_period = local.window, per_series_aligner = "ALIGN_DELTA", cross_series_reducer = "REDUCE_PERCENTILE_99", group_by_fields = local.by_service }]
-          denominator_filter       = null
-          denominator_aggregations = []
-          evaluation_missing_data  = "EVALUATION_MISSING_DATA_INACTIVE"
-        }
+        condition_threshold = merge(local.threshold, {
+          filter          = join(" AND ", ["metric.type=\"${local.builtin.latencies}\"", local.revisions, "resource.labels.service_name=one_of(${join(", ", [for name in g.functions : local.quoted_service[name]])})"])
+          threshold_value = g.threshold
+          aggregations    = [{ alignment_period = local.window, per_series_aligner = "ALIGN_DELTA", cross_series_reducer = "REDUCE_PERCENTILE_99", group_by_fields = local.by_service }]
+        })
       }]
-    }
+    })
 
-    ingest_failed_dependency = {
+    ingest_failed_dependency = merge(local.policy, {
       display_name = "FPASS: ingest cannot publish (failed_dependency answers)"
       severity     = "CRITICAL"
       documentation = {
@@ -213,18 +205,13 @@ locals {
       }
       conditions = [{
         display_name = "More than ${var.failed_dependency_per_minute} failed_dependency answer(s) per minute (5-minute average)"
-        condition_threshold = {
-          filter                   = join(" AND ", ["metric.type=\"${local.log_metric_type.publish_failures}\"", local.revisions, "resource.labels.service_name=${local.quoted_service.ingest}"])
-          comparison               = "COMPARISON_GT"
-          threshold_value          = var.failed_dependency_per_minute * 5
-          duration                 = "0s"
-          aggregations             = [{ alignment_period = local.window, per_series_aligner = "ALIGN_DELTA", cross_series_reducer = "REDUCE_SUM", group_by_fields = local.by_service }]
-          denominator_filter       = null
-          denominator_aggregations = []
-          evaluation_missing_data  = "EVALUATION_MISSING_DATA_INACTIVE"
-        }
+        condition_threshold = merge(local.threshold, {
+          filter          = join(" AND ", ["metric.type=\"${local.log_metric_type.publish_failures}\"", local.revisions, "resource.labels.service_name=${local.quoted_service.ingest}"])
+          threshold_value = var.failed_dependency_per_minute * 5
+          aggregations    = [{ alignment_period = local.window, per_series_aligner = "ALIGN_DELTA", cross_series_reducer = "REDUCE_SUM", group_by_fields = local.by_service }]
+        })
       }]
-    }
+    })
   }
 }
 
@@ -232,103 +219,95 @@ locals {
 
 locals {
   every_subscription = "resource.labels.subscription_id=one_of(${join(", ", [for s in concat(local.pushed, local.hold_subscriptions) : jsonencode(s)])})"
+  # What a chart shows: every function, or every push and dead-letter hold subscription.
+  over = {
+    functions     = "${local.revisions} AND ${local.every_service}"
+    subscriptions = "${local.subscriptions} AND ${local.every_subscription}"
+  }
 
-  # Each chart: one time series query (a filter, or a ratio of two), aligned per minute and grouped.
+  # Each chart: a metric over every function or subscription, narrowed by `where`, aligned per
+  # minute and grouped; a ratio chart divides the narrowed series by the whole.
   charts = [
     {
-      title  = "Events in: published to topic \"events\", per second, by event type"
-      legend = "$${metric.label.event_type}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.log_metric_type.events_published}\"", local.revisions, local.every_service])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_RATE", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.event_type"] }
-      } }
+      title   = "Events in: published to topic \"events\", per second, by event type"
+      metric  = local.log_metric_type.events_published, over = "functions", where = []
+      aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.label.event_type"], ratio = false
     },
     {
-      title  = "Requests per second, by function and response class"
-      legend = "$${resource.label.service_name} $${metric.label.response_code_class}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.builtin.requests}\"", local.revisions, local.every_service])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_RATE", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["resource.label.service_name", "metric.label.response_code_class"] }
-      } }
+      title   = "Requests per second, by function and response class"
+      metric  = local.builtin.requests, over = "functions", where = []
+      aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name", "metric.label.response_code_class"], ratio = false
     },
     {
-      title  = "Deliveries per second, by destination kind and result"
-      legend = "$${metric.label.kind} $${metric.label.result}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.log_metric_type.deliveries}\"", local.revisions, local.every_service])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_RATE", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.kind", "metric.label.result"] }
-      } }
+      title   = "Deliveries per second, by destination kind and result"
+      metric  = local.log_metric_type.deliveries, over = "functions", where = []
+      aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.label.kind", "metric.label.result"], ratio = false
     },
     {
-      title  = "Failed deliveries per minute, by partner and destination kind"
-      legend = "$${metric.label.partner} $${metric.label.kind}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.log_metric_type.deliveries}\"", local.revisions, local.every_service, "metric.labels.result=\"delivery failed\""])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.partner", "metric.label.kind"] }
-      } }
+      title   = "Failed deliveries per minute, by partner and destination kind"
+      metric  = local.log_metric_type.deliveries, over = "functions", where = ["metric.labels.result=\"delivery failed\""]
+      aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["metric.label.partner", "metric.label.kind"], ratio = false
     },
     {
-      title  = "Backlog: undelivered messages, by subscription (push, and dead-letter hold)"
-      legend = "$${resource.label.subscription_id}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.builtin.undelivered}\"", local.subscriptions, local.every_subscription])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_MAX", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["resource.label.subscription_id"] }
-      } }
+      title   = "Backlog: undelivered messages, by subscription (push, and dead-letter hold)"
+      metric  = local.builtin.undelivered, over = "subscriptions", where = []
+      aligner = "ALIGN_MAX", reducer = "REDUCE_SUM", group_by = ["resource.label.subscription_id"], ratio = false
     },
     {
-      title  = "Oldest unacknowledged message age (s), by subscription"
-      legend = "$${resource.label.subscription_id}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.builtin.oldest_unacked}\"", local.subscriptions, local.every_subscription])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_MAX", crossSeriesReducer = "REDUCE_MAX", groupByFields = ["resource.label.subscription_id"] }
-      } }
+      title   = "Oldest unacknowledged message age (s), by subscription"
+      metric  = local.builtin.oldest_unacked, over = "subscriptions", where = []
+      aligner = "ALIGN_MAX", reducer = "REDUCE_MAX", group_by = ["resource.label.subscription_id"], ratio = false
     },
     {
-      title  = "p99 request latency (ms), by function"
-      legend = "$${resource.label.service_name}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.builtin.latencies}\"", local.revisions, local.every_service])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_PERCENTILE_99", groupByFields = ["resource.label.service_name"] }
-      } }
+      title   = "p99 request latency (ms), by function"
+      metric  = local.builtin.latencies, over = "functions", where = []
+      aligner = "ALIGN_DELTA", reducer = "REDUCE_PERCENTILE_99", group_by = ["resource.label.service_name"], ratio = false
     },
     {
-      title  = "Share of requests answered 5xx, by function"
-      legend = "$${resource.label.service_name}"
-      query = { timeSeriesFilterRatio = {
-        numerator = {
-          filter      = join(" AND ", ["metric.type=\"${local.builtin.requests}\"", local.revisions, local.every_service, "metric.labels.response_code_class=\"5xx\""])
-          aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["resource.label.service_name"] }
-        }
-        denominator = {
-          filter      = join(" AND ", ["metric.type=\"${local.builtin.requests}\"", local.revisions, local.every_service])
-          aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["resource.label.service_name"] }
-        }
-      } }
+      title   = "Share of requests answered 5xx, by function"
+      metric  = local.builtin.requests, over = "functions", where = ["metric.labels.response_code_class=\"5xx\""]
+      aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name"], ratio = true
     },
     {
-      title  = "Dead-lettered by a forwarder itself, per minute, by reason"
-      legend = "$${resource.label.service_name}: $${metric.label.reason}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.log_metric_type.dead_letters}\"", local.revisions, local.every_service])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["resource.label.service_name", "metric.label.reason"] }
-      } }
+      title   = "Dead-lettered by a forwarder itself, per minute, by reason"
+      metric  = local.log_metric_type.dead_letters, over = "functions", where = []
+      aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name", "metric.label.reason"], ratio = false
     },
     {
-      title  = "Refused requests per minute, by function and code"
-      legend = "$${resource.label.service_name} $${metric.label.code}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.log_metric_type.refusals}\"", local.revisions, local.every_service])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["resource.label.service_name", "metric.label.code"] }
-      } }
+      title   = "Refused requests per minute, by function and code"
+      metric  = local.log_metric_type.refusals, over = "functions", where = []
+      aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name", "metric.label.code"], ratio = false
     },
     {
-      title  = "Events not published (failed_dependency answers) per minute, by function"
-      legend = "$${resource.label.service_name}"
-      query = { timeSeriesFilter = {
-        filter      = join(" AND ", ["metric.type=\"${local.log_metric_type.publish_failures}\"", local.revisions, local.every_service])
-        aggregation = { alignmentPeriod = "60s", perSeriesAligner = "ALIGN_DELTA", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["resource.label.service_name"] }
-      } }
+      title   = "Events not published (failed_dependency answers) per minute, by function"
+      metric  = local.log_metric_type.publish_failures, over = "functions", where = []
+      aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name"], ratio = false
     },
+  ]
+  # Each chart's series, narrowed (by `where`) and whole.
+  chart_series = [for row in local.charts : {
+    for part, where in { narrowed = row.where, whole = [] } : part => {
+      filter                      = join(" AND ", concat(["metric.type=\"${row.metric}\"", local.over[row.over]], where))
+      aggregation                 = { alignmentPeriod = "60s", perSeriesAligner = row.aligner, crossSeriesReducer = row.reducer, groupByFields = row.group_by }
+    }
+  }]
+  chart_widgets = [
+    for i, row in local.charts : {
+      title = row.title
+      xyChart = {
+        dataSets = [{
+          plotType       = "LINE"
+          legendTemplate = join(" ", [for field in row.group_by : "$${${field}}"])
+          # A timeSeriesFilterRatio or a timeSeriesFilter: picked by index, since a conditional
+          # cannot return two objects of different shapes.
+          timeSeriesQuery = [
+            { timeSeriesFilter = local.chart_series[i].narrowed },
+            { timeSeriesFilterRatio = { numerator = local.chart_series[i].narrowed, denominator = local.chart_series[i].whole } },
+          ][row.ratio ? 1 : 0]
+        }]
+        yAxis = { scale = "LINEAR" }
+      }
+    }
   ]
 
   # A mosaic of 48 columns: a note on top, then the charts two by two.
@@ -344,18 +323,12 @@ locals {
           xPos   = 0, yPos = 0, width = 48, height = local.note_height
           widget = { title = "About", text = { format = "MARKDOWN", content = "Platform functions and subscriptions of topology.yaml. What each alert means and what to do: README.md, \"Operating\". Log-based metrics count the functions' log lines (topology.yaml `monitoring.log_metrics`)." } }
         }],
-        [for i, chart in local.charts : {
+        [for i, widget in local.chart_widgets : {
           xPos   = (i % 2) * local.chart_width
           yPos   = local.note_height + floor(i / 2) * local.chart_height
           width  = local.chart_width
           height = local.chart_height
-          widget = {
-            title = chart.title
-            xyChart = {
-              dataSets = [{ plotType = "LINE", legendTemplate = chart.legend, timeSeriesQuery = chart.query }]
-              yAxis    = { scale = "LINEAR" }
-            }
-          }
+          widget = widget
         }],
       )
     }
