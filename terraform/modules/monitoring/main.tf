@@ -59,7 +59,8 @@ locals {
   # -- alert policies -----------------------------------------------------------------------------
 
   # Each function's threshold, then the functions sharing each value: one condition per value
-  # watches all of them (Cloud Monitoring charges per condition, not per time series watched).
+  # watches all of them (Cloud Monitoring bills alerting per condition, and per time series read:
+  # one condition per function would cost more for the same time series).
   thresholds = {
     error_ratio    = { for name in local.function_names : name => lookup(var.error_ratio, name, var.error_ratio["default"]) }
     latency_p99_ms = { for name in local.function_names : name => lookup(var.latency_p99_ms, name, var.latency_p99_ms["default"]) }
