@@ -146,12 +146,69 @@ variable "partner_secret_ids" {
 }
 
 variable "alert_notification_channels" {
-  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/ID) that alerts will notify. Not used yet: the alerts come with a later change."
+  description = "Cloud Monitoring notification channels (projects/P/notificationChannels/ID) every alert policy notifies ([]: incidents are only shown in the console). Create them once in the console or with gcloud (README, \"Operating\")."
   type        = list(string)
   default     = []
 
   validation {
     condition     = alltrue([for c in var.alert_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
     error_message = "alert_notification_channels entries look like projects/<project>/notificationChannels/<id>."
+  }
+}
+
+# -- Alert thresholds (README, "Operating"). By function name where a map, with a "default" entry.
+
+variable "alert_dead_letter_messages" {
+  description = "Messages waiting in a <forwarder>-dead-letter-hold subscription above which its alert fires (0: any dead letter)."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.alert_dead_letter_messages >= 0
+    error_message = "alert_dead_letter_messages must be 0 or more."
+  }
+}
+
+variable "alert_oldest_unacked_seconds" {
+  description = "Age in seconds of a push subscription's oldest unacknowledged message above which its alert fires, by topic-triggered function (the subscription's name) or \"default\"."
+  type        = map(number)
+  default     = { default = 900 }
+
+  validation {
+    condition     = contains(keys(var.alert_oldest_unacked_seconds), "default") && alltrue([for s in values(var.alert_oldest_unacked_seconds) : s >= 60])
+    error_message = "alert_oldest_unacked_seconds needs a \"default\" entry, and every value is 60 seconds or more (Pub/Sub samples the age once a minute)."
+  }
+}
+
+variable "alert_error_ratio" {
+  description = "Share of a function's requests answered 5xx over 5 minutes (0.05: 5 %) above which its alert fires, by function name or \"default\". Forwarders answer 503 when a partner destination fails."
+  type        = map(number)
+  default     = { default = 0.05 }
+
+  validation {
+    condition     = contains(keys(var.alert_error_ratio), "default") && alltrue([for r in values(var.alert_error_ratio) : r >= 0 && r < 1])
+    error_message = "alert_error_ratio needs a \"default\" entry, and every value is a share from 0 to below 1 (0.05 is 5 %)."
+  }
+}
+
+variable "alert_latency_p99_ms" {
+  description = "A function's 99th percentile request latency over 5 minutes, in milliseconds, above which its alert fires, by function name or \"default\". Forwarders wait for their partners (webhooks up to 30 s, MongoDB server selection 5 s, Cloud Storage 10 s), hence their higher defaults."
+  type        = map(number)
+  default     = { default = 5000, forward_webhook = 35000, forward_mongodb = 15000, forward_gcs = 15000 }
+
+  validation {
+    condition     = contains(keys(var.alert_latency_p99_ms), "default") && alltrue([for ms in values(var.alert_latency_p99_ms) : ms > 0])
+    error_message = "alert_latency_p99_ms needs a \"default\" entry, and every value is above 0 milliseconds."
+  }
+}
+
+variable "alert_failed_dependency_per_minute" {
+  description = "ingest's failed_dependency (424) answers per minute, averaged over 5 minutes, above which its alert fires (each event of a batch counts)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.alert_failed_dependency_per_minute >= 0
+    error_message = "alert_failed_dependency_per_minute must be 0 or more."
   }
 }

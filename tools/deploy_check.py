@@ -31,9 +31,10 @@ from hcl2.utils import SerializationOptions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLAN_STEP = "terraform-plan"
-# What of terraform/ needs no provider: variables, settings.tf and modules/settings. Copied with
-# ../topology.yaml into a scratch directory, they plan offline like the real configuration would.
-PROVIDER_FREE = ("variables.tf", "settings.tf", "modules/settings")
+# What of terraform/ needs no provider: variables, settings.tf, modules/settings and
+# modules/monitoring. Copied with ../topology.yaml into a scratch directory, they plan offline like
+# the real configuration would.
+PROVIDER_FREE = ("variables.tf", "settings.tf", "modules/settings", "modules/monitoring")
 HARNESS_OUTPUTS = """
 output "functions" {
   value = module.settings.functions
@@ -43,6 +44,9 @@ output "push" {
 }
 output "private_invokers" {
   value = module.settings.private_invokers
+}
+output "monitoring" {
+  value = module.monitoring
 }
 output "variables" {
   value = {
@@ -217,6 +221,9 @@ def _show(values: dict[str, Any], out) -> None:
         if "BEACON_ALLOWED_ORIGINS" in f["environment"]:
             line += f"; origins {f['environment']['BEACON_ALLOWED_ORIGINS']}"
         out(line)
+    policies = values.get("monitoring", {}).get("alert_policies", {})
+    for _, policy in sorted(policies.items()):
+        out(f"  alert \"{policy['display_name']}\" when: " + "; ".join(c["display_name"] for c in policy["conditions"]))
 
 
 # -- online parts (gcloud, in the pipeline) ------------------------------------------------------

@@ -366,7 +366,13 @@ def _pipeline_checks() -> list:
     return pipeline_checks.CHECKS
 
 
-CHECKS += _pipeline_checks()
+def _monitoring_checks() -> list:
+    from tools import monitoring_checks  # metrics, alerts and the dashboard (modules/monitoring)
+
+    return monitoring_checks.CHECKS
+
+
+CHECKS += _pipeline_checks() + _monitoring_checks()
 
 
 def run_all(root: Path = REPO_ROOT) -> list[str]:

@@ -32,8 +32,20 @@ beacon_public_access = "allUsers"
 # [] is a valid answer while no partner needs a secret.
 partner_secret_ids = ["company-xpto-webhook", "company-xpto-mongodb"]
 
-# Cloud Monitoring notification channels for alerts (not used yet; alerts come later).
-alert_notification_channels = []
+# Cloud Monitoring notification channels every alert notifies (README, "Operating"): create them
+# once, e.g. gcloud beta monitoring channels create --type=email --display-name="FPASS on-call" \
+#   --channel-labels=email_address=oncall@example.com
+# then list their names with: gcloud beta monitoring channels list --format='value(name)'
+# [] deploys the alerts without notifications (incidents show in the console only).
+alert_notification_channels = ["projects/my-project/notificationChannels/1234567890"]
+
+# Alert thresholds (defaults in variables.tf, each alert explained in README, "Operating"); maps are
+# by function name with a "default" entry:
+# alert_dead_letter_messages         = 0                  # dead letters waiting for replay
+# alert_oldest_unacked_seconds       = { default = 900 }  # a push subscription's oldest message
+# alert_error_ratio                  = { default = 0.05 } # share of requests answered 5xx, 5 minutes
+# alert_latency_p99_ms               = { default = 5000, forward_webhook = 35000, forward_mongodb = 15000, forward_gcs = 15000 }
+# alert_failed_dependency_per_minute = 1                  # ingest's 424 answers, 5-minute average
 
 # Optional tuning (defaults in variables.tf): function_memory, function_timeout_seconds,
 # function_concurrency, function_max_instances, function_env, max_delivery_attempts.

@@ -152,6 +152,48 @@ def test_bad_secret_ids_and_alert_channels_are_refused(tmp_path):
     assert code == 1 and "alert_notification_channels entries look like" in text
 
 
+def test_the_default_alert_thresholds_are_shown():
+    code, text = run(EXAMPLE)
+    assert code == 0, text
+    assert ('alert "FPASS: a function is slow (p99 latency)" when: p99 latency above 5000 ms: attribution, beacon, '
+            'ingest, monitor, reports; p99 latency above 15000 ms: forward_gcs, forward_mongodb; p99 latency above '
+            '35000 ms: forward_webhook') in text
+    assert "Oldest unacknowledged message older than 900 s: attribution, forward_gcs, forward_mongodb, forward_webhook" in text
+    assert "More than 0 message(s) in a dead-letter hold subscription" in text
+
+
+def test_alert_thresholds_are_set_per_function(tmp_path):
+    code, text = run(settings(tmp_path, alert_latency_p99_ms="{ default = 2000, ingest = 800 }",
+                              alert_error_ratio="{ default = 0.1, reports = 0.5 }",
+                              alert_oldest_unacked_seconds="{ default = 600, attribution = 3600 }",
+                              alert_dead_letter_messages="10", alert_failed_dependency_per_minute="3"))
+    assert code == 0, text
+    assert ("p99 latency above 2000 ms: attribution, beacon, forward_gcs, forward_mongodb, forward_webhook, monitor, "
+            "reports; p99 latency above 800 ms: ingest") in text
+    assert "5xx answers above 10 % of requests: attribution, beacon, forward_gcs" in text
+    assert "5xx answers above 50 % of requests: reports" in text
+    assert ("older than 3600 s: attribution; Oldest unacknowledged message older than 600 s: forward_gcs, "
+            "forward_mongodb, forward_webhook") in text
+    assert "More than 10 message(s)" in text and "More than 3 failed_dependency answer(s) per minute" in text
+
+
+@pytest.mark.parametrize("setting, value, problem", [
+    ("alert_error_ratio", "{ default = 0.05, ingets = 0.1 }",
+     "alert_error_ratio, alert_latency_p99_ms or alert_oldest_unacked_seconds name functions that topology.yaml "
+     "does not have (alert_oldest_unacked_seconds: topic-triggered functions only): ingets"),
+    ("alert_oldest_unacked_seconds", "{ default = 900, ingest = 60 }", "topic-triggered functions only): ingest"),
+    ("alert_latency_p99_ms", "{ ingest = 800 }", 'alert_latency_p99_ms needs a "default" entry'),
+    ("alert_error_ratio", "{ default = 5 }", "every value is a share from 0 to below 1"),
+    ("alert_oldest_unacked_seconds", "{ default = 30 }", "every value is 60 seconds or more"),
+    ("alert_dead_letter_messages", "-1", "alert_dead_letter_messages must be 0 or more"),
+    ("alert_latency_p99_ms", "{ default = 1, ingest = 2, monitor = 3, beacon = 4, reports = 5, attribution = 6, "
+                             "forward_gcs = 7 }", "An alert policy holds at most 6 conditions"),
+])
+def test_unusable_alert_thresholds_are_refused(tmp_path, setting, value, problem):
+    code, text = run(settings(tmp_path, **{setting: value}))
+    assert code == 1 and problem in text, text
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     """The files deploy_check reads, copied so they can be broken."""

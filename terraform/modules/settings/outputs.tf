@@ -71,3 +71,8 @@ output "private_invokers" {
     error_message = "private_functions_without_invokers names functions that are not private HTTP functions of topology.yaml: ${join(", ", local.unknown_exempt)}."
   }
 }
+
+output "service_names" {
+  description = "Name of each function's Cloud Run service (the function's name with \"_\" as \"-\"), as Cloud Monitoring and Cloud Logging label it (resource.labels.service_name)."
+  value       = local.service_names
+}
