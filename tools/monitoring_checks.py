@@ -386,7 +386,7 @@ def check_monitoring_names_real_metrics_and_topology(root: Path) -> list[str]:
 
 # -- the log lines the metrics count --------------------------------------------------------------
 
-LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical"}
+LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 # Every line has its message (Cloud Logging keeps it as jsonPayload.message).
 ALWAYS_LOGGED = {"message"}
 
@@ -403,7 +403,9 @@ def logged_lines(root: Path) -> dict[str, list[set[str]]]:
                         and call.func.attr in LOG_METHODS and call.args):
                     continue
                 fields = _extra_fields(call, function)
-                for message in _literal_messages(call.args[0]):
+                # logger.log(level, message, ...) names its level first.
+                message_arg = call.args[1] if call.func.attr == "log" and len(call.args) > 1 else call.args[0]
+                for message in _literal_messages(message_arg):
                     found.setdefault(message, []).append(fields)
     return found
 

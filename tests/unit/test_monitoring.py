@@ -52,8 +52,8 @@ def test_each_log_metric_counts_its_lines_with_the_exact_filter(rendered):
                                 f'jsonPayload.message=("delivered" OR "delivery failed")')
     assert metric["label_extractors"] == {"kind": "EXTRACT(jsonPayload.kind)", "partner": "EXTRACT(jsonPayload.partner)",
                                           "result": "EXTRACT(jsonPayload.message)"}
-    assert sorted(rendered["log_metrics"]) == ["dead_letters", "deliveries", "events_published", "publish_failures",
-                                               "refusals"]
+    assert sorted(rendered["log_metrics"]) == ["answers", "dead_letters", "deliveries", "events_published",
+                                               "publish_failures", "refusals"]
 
 
 def test_alerts_watch_what_topology_declares_with_the_default_thresholds(rendered):
@@ -93,7 +93,7 @@ def test_the_dashboard_charts_what_the_issue_asks_for_over_every_subscription_an
 def test_a_function_added_to_topology_is_watched_without_touching_terraform(tree):
     text = (tree / "topology.yaml").read_text()
     (tree / "topology.yaml").write_text(text.replace(
-        "\nfirestore:\n", "\n  forward_slack:\n    trigger: topic\n    topic: events\n\nfirestore:\n", 1))
+        "\nfirestore:\n", "\n  forward_slack:\n    trigger: topic\n    topic: events\n    concurrency: 80\n\nfirestore:\n", 1))
     assert monitoring_checks.check_monitoring_names_real_metrics_and_topology(tree) == []
     rendered = monitoring_checks.render(tree)
     [dead] = conditions(rendered, "dead_letters")

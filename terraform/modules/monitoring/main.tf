@@ -275,7 +275,12 @@ locals {
       aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name", "metric.label.reason"], ratio = false
     },
     {
-      title   = "Refused requests per minute, by function and code"
+      title   = "ingest answers per minute, by kind and code"
+      metric  = local.log_metric_type.answers, over = "functions", where = []
+      aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["metric.label.kind", "metric.label.code"], ratio = false
+    },
+    {
+      title   = "monitor refusals per minute, by code"
       metric  = local.log_metric_type.refusals, over = "functions", where = []
       aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name", "metric.label.code"], ratio = false
     },
