@@ -173,8 +173,10 @@ def _campaign(campaign_id: str, data: dict[str, Any]) -> Campaign:
 
 
 class AdLookup:
-    """Ad id -> Ad (or None), trusted for ``ttl_seconds`` per instance. Bounded in size: the
-    beacon is public, so unknown ad ids from anyone must not grow memory without limit."""
+    """Ad id -> Ad (or None), a found ad trusted for ``ttl_seconds`` per instance. A miss is never
+    cached: an ad that ``campaigns apply`` just created must answer at once, not after the TTL
+    (an unknown id costs one read per request, as distinct made-up ids would anyway). Bounded in
+    size: the beacon is public."""
 
     def __init__(self, load: Callable[[str], Ad | None], ttl_seconds: float, max_entries: int = 10_000,
                  clock: Callable[[], float] = time.monotonic):
@@ -182,7 +184,7 @@ class AdLookup:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, Ad | None]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[float, Ad]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, ad_id: str) -> Ad | None:
@@ -196,6 +198,9 @@ class AdLookup:
                 return cached[1]
         ad = self._load(ad_id)
         with self._lock:
+            if ad is None:
+                self._cache.pop(ad_id, None)
+                return None
             self._cache[ad_id] = (now, ad)
             self._cache.move_to_end(ad_id)
             while len(self._cache) > self._max:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from shared.retail_media.campaigns import Campaign, CampaignStore
 from tests.integration.beacon_support import (
     counted,
+    db,
     fresh_campaign,
     post_conversion,
     post_event,
@@ -181,3 +184,22 @@ def test_stack_json_lists_beacon_and_the_demo_campaigns(stack: dict[str, Any]) -
         assert campaign["ad_ids"] and campaign["skus"] and campaign["publisher_id"] and campaign["id"]
         answer = post_event(stack, "impression", campaign["ad_ids"][0], {"session_id": "s-demo"})
         assert answer.status_code == 202
+
+
+# -- the ad lookup cache -----------------------------------------------------------------------
+
+def test_an_ad_created_right_after_a_miss_is_found_at_once(local_stack, stack: dict[str, Any]) -> None:
+    # An instance with production's cache time: a 404 must not be remembered for 30 s.
+    instance = "-campaign-cache-30"
+    url = local_stack.launch_function("beacon", extra_env={"CAMPAIGN_CACHE_SECONDS": "30"}, instance=instance)
+    try:
+        ad_id = f"ad-late-{uuid.uuid4().hex[:10]}"
+        answer = requests.post(f"{url}/v1/beacon/impression/{ad_id}", json={"session_id": "s"}, timeout=30)
+        assert answer.status_code == 404
+        campaign = Campaign(f"c-late-{ad_id}", "pub-late", "display", ("SKU-L",), (ad_id,))
+        CampaignStore(db(stack)).apply(campaign)
+        answer = requests.post(f"{url}/v1/beacon/impression/{ad_id}", json={"session_id": "s"}, timeout=30)
+        assert answer.status_code == 202
+        assert counted(stack, campaign.id, "impression") == 1
+    finally:
+        local_stack.stop_child(f"function-beacon{instance}")

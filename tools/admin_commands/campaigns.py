@@ -5,7 +5,8 @@
     campaigns report <campaign id> [--from YYYY-MM-DD] [--to YYYY-MM-DD]
 
 ``apply`` validates the whole file first and writes nothing if anything is wrong; an ad a
-campaign no longer lists is removed. The beacon sees changes within CAMPAIGN_CACHE_SECONDS (30 s).
+campaign no longer lists is removed. The beacon sees a new ad at once, a changed or removed one
+within CAMPAIGN_CACHE_SECONDS (30 s).
 """
 
 from __future__ import annotations
