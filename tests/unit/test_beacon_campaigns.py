@@ -10,8 +10,10 @@ import yaml
 from shared.retail_media.campaigns import (
     Ad,
     AdLookup,
+    Campaign,
     CampaignFileError,
     parse_campaigns,
+    shared_skus,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "campaigns" / "demo.yaml"
@@ -48,6 +50,14 @@ def test_every_problem_is_listed_at_once() -> None:
     with pytest.raises(CampaignFileError) as error:
         parse_campaigns({"campaigns": [campaign(type="x"), campaign(id="c2", ad_ids=[], skus=None)]})
     assert str(error.value).count("\n  - ") == 3
+
+
+def test_skus_shared_by_campaigns_of_one_publisher_are_listed() -> None:
+    a = Campaign("a", "p1", "product", ("S1", "S2"), ("ad-a",))
+    b = Campaign("b", "p1", "display", ("S2", "S3"), ("ad-b",))
+    other_publisher = Campaign("c", "p2", "video", ("S1", "S2"), ("ad-c",))
+    assert shared_skus([b, other_publisher, a]) == [("p1", "S2", ["a", "b"])]
+    assert shared_skus(parse_campaigns(yaml.safe_load(EXAMPLE.read_text()))) == []
 
 
 class FakeClock:
