@@ -6,8 +6,8 @@
 
 ``apply`` validates the whole file first and writes nothing if anything is wrong; an ad a
 campaign no longer lists is removed. It warns about SKUs that campaigns of one publisher share
-(each sale of such a SKU is credited to one of them only: the one the buyer touched last). The beacon sees a new ad at once, a changed or removed one
-within CAMPAIGN_CACHE_SECONDS (30 s).
+(each sale of such a SKU is credited to one of them only: the one the buyer touched last). The
+beacon sees a new ad at once, a changed or removed one within CAMPAIGN_CACHE_SECONDS (30 s).
 """
 
 from __future__ import annotations
