@@ -162,3 +162,32 @@ def test_revenue_micros_rounds_half_even() -> None:
 ])
 def test_created_at_parsing(text: str, expected: datetime) -> None:
     assert parse_created_at(text) == expected
+
+
+def test_the_worked_example_of_docs_retail_media() -> None:
+    campaigns = {"A": Campaign("A", "shop", "product", ("SKU-1", "SKU-2"), ("ad-a",)),
+                 "B": Campaign("B", "shop", "display", ("SKU-2", "SKU-3"), ("ad-b",)),
+                 "C": Campaign("C", "shop", "video", ("SKU-9",), ("ad-c",))}
+    ordered_at = datetime(2026, 3, 6, 12, 0, tzinfo=timezone.utc)
+
+    def touched(campaign: str, kind: str, at: datetime) -> Touchpoint:
+        return Touchpoint(campaign, campaigns[campaign].type, "shop", f"ad-{campaign.lower()}", kind, "u1", "s1", at,
+                          at + TOUCHPOINT_TTL)
+
+    order = {"publisher_id": "shop", "user_id": "u1", "session_id": "s1", "order_id": "o", "items": [
+        {"sku": "SKU-1", "quantity": 1, "price": 100.0, "promotional_price": 90.0},
+        {"sku": "SKU-2", "quantity": 2, "price": 50.0, "promotional_price": 45.0},
+        {"sku": "SKU-3", "quantity": 1, "price": 20.0, "promotional_price": 20.0},
+        {"sku": "SKU-7", "quantity": 1, "price": 10.0, "promotional_price": 10.0}]}
+    touchpoints = [touched("A", "click", datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)),
+                   touched("B", "view", datetime(2026, 3, 5, 18, 0, tzinfo=timezone.utc)),
+                   touched("C", "view", datetime(2026, 3, 6, 8, 0, tzinfo=timezone.utc))]
+
+    def credited(*touches: Touchpoint) -> dict[str, int]:
+        result = attribute(order, ordered_at, touches, campaigns, Window(WINDOW, SKEW), ordered_at)
+        return {a.campaign_id: a.revenue_micros for a in result}
+
+    assert revenue_micros(order["items"]) == 210_000_000
+    assert credited(*touchpoints) == {"A": 90_000_000, "B": 110_000_000}
+    assert credited(*touchpoints, touched("A", "click", datetime(2026, 3, 6, 9, 0, tzinfo=timezone.utc))) == {
+        "A": 180_000_000, "B": 20_000_000}
