@@ -301,6 +301,15 @@ def test_concurrent_identifies_with_one_friendly_id_end_in_one_user(monitor, set
     assert {users.get(t)["trackId"] for t in anonymous} == results
 
 
+def test_one_visitor_identified_twenty_times_at_once_is_one_user(monitor, settings_store, users):
+    # A page that fires identify from every open tab when the visitor logs in.
+    friendly_id, visitor = fid(), monitor.create()
+    answers = in_parallel(lambda _: monitor.identify(visitor, friendly_id), [None] * PARALLEL)
+    assert [a.status_code for a in answers] == [200] * PARALLEL, [a.text for a in answers if a.status_code != 200]
+    assert {a.json()["lum_user"]["trackId"] for a in answers} == {visitor}
+    assert users.get(visitor)["friendlyId"] == friendly_id
+
+
 def test_a_user_that_keeps_changing_is_a_409_to_send_again_never_a_500(stack, users):
     # Someone else changes the user between every read and write, longer than the store tries.
     created = new_track_id()
