@@ -10,7 +10,8 @@ An ad event counts once per ad within its dedup window for its session and, when
 user (shared.retail_media.dedup): it is a duplicate when that session *or* that user already had
 it counted. A counted event writes its dedup keys, an ``ad_events`` record (what reports count)
 and, when it can attribute a sale (campaigns.ATTRIBUTING_EVENTS), a ``touchpoints`` record kept
-for the attribution window, all in one atomic batch. Duplicates get the same 202.
+for the attribution window, all in one atomic batch. Duplicates get the same 202 and are not
+counted, but one that can attribute still writes its touchpoint.
 
 A conversion (normalised and flagged by ``conversion``; created_at at most the clock skew after
 its receipt) is claimed per publisher_id + order_id for 30 days and published to topic
@@ -180,13 +181,19 @@ class BeaconService:
         writes = [Write(self._db.collection(AD_EVENTS).document(), {
             "campaignId": ad.campaign_id, "adId": ad_id, "kind": kind, "day": now.date().isoformat(), "at": now,
         })]
+        touchpoint = None
         if kind in ATTRIBUTING_EVENTS[ad.campaign_type]:
-            writes.append(Write(self._db.collection(TOUCHPOINTS).document(), {
+            touchpoint = Write(self._db.collection(TOUCHPOINTS).document(), {
                 "campaignId": ad.campaign_id, "campaignType": ad.campaign_type, "publisherId": ad.publisher_id,
                 "adId": ad_id, "kind": kind, "userId": user_id, "sessionId": session_id,
                 "at": now, "expireAt": now + self._touchpoint_ttl,
-            }))
+            })
+            writes.append(touchpoint)
         claim = self._dedup.claim(keys, self._windows[kind], {"kind": kind, "adId": ad_id}, tuple(writes))
+        if touchpoint is not None and not claim.claimed:
+            # Dedup decides what reports count; attribution sees every touch: a duplicate click
+            # may be the latest touch, or the first to carry the visitor's user_id.
+            touchpoint.reference.create(touchpoint.data)
         logger.info("ad event",
                     extra={"kind": kind, "adId": ad_id, "campaignId": ad.campaign_id, "counted": claim.claimed})
         return Answer(202, messages(ACCEPTED[kind]))

@@ -20,6 +20,7 @@ from tests.conftest import poll
 from tests.integration.beacon_support import (
     MovableClock,
     RecordingPublisher,
+    counted,
     db,
     fresh_campaign,
     in_process_beacon,
@@ -95,6 +96,19 @@ def test_a_click_on_a_display_ad_attributes_like_a_view(stack: dict[str, Any]) -
     assert post_conversion(stack, body).status_code == 202
     record = wait_for_conversion(stack, body)
     assert record["campaigns"] == [{"campaignId": display.id, "revenueMicros": 30_000_000, "matchedSkus": ["SKU-D"]}]
+
+
+def test_a_duplicate_click_that_brings_the_user_id_still_attributes_that_users_order(stack: dict[str, Any]) -> None:
+    campaign = fresh_campaign(stack, "product", skus=("SKU-U",))
+    assert post_event(stack, "click", campaign.ad_ids[0], {"session_id": "session-U1"}).status_code == 202
+    # Logged in, same session, within the hour: a duplicate click, counted once...
+    logged_in = {"session_id": "session-U1", "user_id": "user-U"}
+    assert post_event(stack, "click", campaign.ad_ids[0], logged_in).status_code == 202
+    assert counted(stack, campaign.id, "click") == 1
+    # ...but the user buys on another device: their click still attributes the order.
+    body = order(campaign, ("SKU-U", 1, 7.0), user="user-U", session="session-U2")
+    assert post_conversion(stack, body).status_code == 202
+    assert [c["campaignId"] for c in wait_for_conversion(stack, body)["campaigns"]] == [campaign.id]
 
 
 def test_a_sale_of_a_shared_sku_is_credited_once_to_the_campaign_touched_last(stack: dict[str, Any]) -> None:
