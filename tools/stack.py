@@ -377,9 +377,11 @@ class LocalStack:
     def _create_dev_api_key(self) -> str:
         from google.cloud import firestore
 
-        from shared.platform.api_keys import ApiKeyStore
+        from shared.platform.api_keys import ApiKeyStore, Scope
 
-        key, _ = ApiKeyStore(firestore.Client(project=self.project_id)).create("local-development")
+        # An admin key: it also reads every publisher's campaign reports.
+        store = ApiKeyStore(firestore.Client(project=self.project_id))
+        key, _ = store.create("local-development", Scope(admin=True))
         return key
 
     def launch_function(self, name: str, extra_env: dict[str, str] | None = None, instance: str = "") -> str:

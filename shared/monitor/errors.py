@@ -31,6 +31,10 @@ def missing_fields(fields: list[str]) -> MonitorError:
     return MonitorError(400, "MISSING_FIELDS", "required fields are missing", fields=fields)
 
 
+def not_monitored(reason: str) -> MonitorError:
+    return MonitorError(403, "NOT_MONITORED", "this request is not monitored", reason=reason)
+
+
 def user_not_found(track_id: str) -> MonitorError:
     return MonitorError(404, "USER_NOT_FOUND", "no user has this trackId", trackId=track_id)
 

@@ -8,6 +8,8 @@ The identify rules of the spec, for the tracked user T (its trackId given) and f
    trackId becomes an alias of U's, U's trackId.                                    (MERGE)
 4. T has another friendlyId or a login (but no friendlyId): no user has F: a new
    user with F (NEW); user U has F: U's trackId (EXISTING). T is left as it is.
+Before any of them, the spec's 409: with an authenticated user (X-Authenticated-User), F must be
+that user's, and so must T unless T is anonymous (``require_authenticated_user``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from enum import Enum
 from typing import Any
 
 from shared.monitor.config import Privacy
-from shared.monitor.errors import user_not_found
+from shared.monitor.errors import MonitorError, user_not_found
 from shared.monitor.users import apply_changes, merge_users, new_user, require_consent
 
 
@@ -68,6 +70,21 @@ def decide_identify(tracked: dict[str, Any], owner: dict[str, Any] | None, frien
     return IdentifyRule.MERGE if owner else IdentifyRule.ASSIGN
 
 
+def require_authenticated_user(login: str | None, friendly_id: str, tracked: dict[str, Any] | None = None) -> None:
+    """The spec's 409: the session's authenticated user (``login``) must be the user of
+    ``friendly_id`` and, for identify, the tracked user, unless that one is anonymous (no
+    friendlyId, no login: the visitor who just logged in)."""
+    if login is None:
+        return
+    identities = {friendly_id}
+    if tracked is not None:
+        identities |= {tracked.get(name) for name in ("friendlyId", "login")} - {None}
+    if identities != {login}:
+        raise MonitorError(409, "AUTHENTICATED_USER_MISMATCH",
+                           "the authenticated user (X-Authenticated-User) is not the user with this trackId or "
+                           "friendlyId")
+
+
 def _with_login(user: dict[str, Any], login: str | None) -> dict[str, Any]:
     if login and not user.get("login"):
         user = {**user, "login": login}
@@ -106,6 +123,7 @@ def plan_identify(track_id: str, reads: Reads, friendly_id: str, ctx: Context,
     tracked = reads.tracked
     if tracked is None:
         raise user_not_found(track_id)
+    require_authenticated_user(ctx.login, friendly_id, tracked)
     rule = decide_identify(tracked, reads.owner, friendly_id)
     writes = Writes()
     if rule is IdentifyRule.UNCHANGED:

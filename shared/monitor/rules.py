@@ -3,15 +3,24 @@
 A rule matches a request when every condition it states matches: ``app`` (the API key's app name,
 exact), ``userAgent`` and ``friendlyId`` (regular expressions, searched), ``clientIp`` (an address
 or CIDR block). A request is monitored when it matches at least one ``include`` rule (or there are
-none) and no ``exclude`` rule. A rule that states ``friendlyId`` matches only requests that carry
-one (create and identify).
+none) and no ``exclude`` rule.
+
+``friendlyId`` is checked against every identifier the request concerns: the body's friendlyId,
+the ``X-Authenticated-User`` login, and the friendlyId and login of each stored user the request
+is about (the tracked user of PATCH, identify, consents and events, the owner of a friendlyId),
+so every request about an excluded user is refused, whatever it carries. A rule that states
+``friendlyId`` matches no request without any of them.
+
+The service checks twice: the exclusions against the request alone, before reading anything (an
+exclusion that matches then matches whatever the stored users add), then every rule once the
+users are read (an inclusion may match only through them).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 CONDITIONS = ("app", "userAgent", "clientIp", "friendlyId")
@@ -22,7 +31,13 @@ class RequestFacts:
     app: str
     user_agent: str
     client_ip: str
-    friendly_id: str | None
+    # friendlyIds and logins the request concerns (see the module's docstring).
+    identifiers: tuple[str, ...] = ()
+
+    def with_users(self, *users: dict[str, Any] | None) -> "RequestFacts":
+        """These facts plus the friendlyId and login of each stored user given."""
+        found = [user.get(name) for user in users if user for name in ("friendlyId", "login")]
+        return replace(self, identifiers=tuple(dict.fromkeys([*self.identifiers, *(i for i in found if i)])))
 
 
 @dataclass(frozen=True)
@@ -40,8 +55,7 @@ class Rule:
             return False
         if self.client_ip is not None and not _in_network(facts.client_ip, self.client_ip):
             return False
-        if self.friendly_id is not None and (facts.friendly_id is None
-                                             or not self.friendly_id.search(facts.friendly_id)):
+        if self.friendly_id is not None and not any(self.friendly_id.search(i) for i in facts.identifiers):
             return False
         return True
 
@@ -88,6 +102,10 @@ class MonitoringRules:
         """Why the request is not monitored, or None when it is."""
         if self.include and not any(rule.matches(facts) for rule in self.include):
             return "no inclusion rule matches"
+        return self.excluded(facts)
+
+    def excluded(self, facts: RequestFacts) -> str | None:
+        """The exclusion rule that matches, if any: a refusal that more identifiers cannot undo."""
         for rule in self.exclude:
             if rule.matches(facts):
                 return f"exclusion rule {rule.description or rule.to_dict()} matches"

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from werkzeug.routing import Rule
 
@@ -28,18 +29,22 @@ from shared.monitor.errors import (
     MonitorError,
     invalid_fields,
     missing_fields,
+    not_monitored,
     problem,
     user_not_found,
 )
 from shared.monitor.operations import (
     Context,
+    Reads,
+    Writes,
     plan_consent,
     plan_create,
     plan_identify,
     plan_update,
+    require_authenticated_user,
 )
 from shared.monitor.rules import RequestFacts
-from shared.monitor.store import UserStore
+from shared.monitor.store import Plan, UserStore
 from shared.monitor.users import (
     new_track_id,
     personal_fields_set,
@@ -65,8 +70,10 @@ AUTHENTICATED_USER_HEADER = "x-authenticated-user"
 FLOW_ID_HEADER = "x-flow-id"
 # trackIds are generated as 32 letters and digits; anything else names no user.
 TRACK_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 Publish = Callable[[list[OutgoingMessage]], list[PublishOutcome]]
+T = TypeVar("T")
 
 
 ROUTES = Routes([
@@ -91,6 +98,21 @@ class _Call:
     config: MonitorConfig
     ctx: Context
     flow_id: str
+    facts: RequestFacts
+
+    def require_monitored(self, *users: dict[str, Any] | None) -> None:
+        """403 unless the rules monitor this request about these stored users (None: absent)."""
+        reason = self.config.rules.excluding(self.facts.with_users(*users))
+        if reason:
+            raise not_monitored(reason)
+
+    def guarded(self, plan: Plan[T]) -> Plan[T]:
+        """``plan`` preceded by the rules on the users it read: an excluded user is refused
+        before anything is decided or written."""
+        def run(reads: Reads) -> tuple[Writes, T]:
+            self.require_monitored(reads.tracked, reads.owner)
+            return plan(reads)
+        return run
 
 
 class MonitorService:
@@ -116,14 +138,15 @@ class MonitorService:
         config = self._config()
         login = _authenticated_user(request.headers.get(AUTHENTICATED_USER_HEADER))
         friendly_id = body.get("friendlyId") if isinstance(body, dict) else None
+        identifiers = tuple(i for i in (friendly_id, login) if isinstance(i, str))
         facts = RequestFacts(app=app, user_agent=request.headers.get("user-agent", ""),
-                             client_ip=_client_ip(request),
-                             friendly_id=friendly_id if isinstance(friendly_id, str) else None)
-        excluded = config.rules.excluding(facts)
+                             client_ip=_client_ip(request), identifiers=identifiers)
+        # Exclusions first, on the request alone; every rule again once the users are read.
+        excluded = config.rules.excluded(facts)
         if excluded:
-            raise MonitorError(403, "NOT_MONITORED", "this request is not monitored", reason=excluded)
+            raise not_monitored(excluded)
         call = _Call(route.params, body, config, Context(config.privacy, app, login, datetime.now(timezone.utc)),
-                     flow_id)
+                     flow_id, facts)
         return getattr(self, route.endpoint)(call)
 
     @staticmethod
@@ -155,11 +178,12 @@ class MonitorService:
         changes = validate_changes(call.body, attributes, friendly_id_allowed=True)
         friendly_id = changes.get("friendlyId")
         if friendly_id is not None:
-            _require_same_user(call.ctx.login, friendly_id)
+            require_authenticated_user(call.ctx.login, friendly_id)
         personal = personal_fields_set(changes, attributes)
         new_id = new_track_id()
         created, track_id = self._users.transact(
-            lambda reads: plan_create(reads, changes, personal, call.ctx, new_id), friendly_id=friendly_id)
+            call.guarded(lambda reads: plan_create(reads, changes, personal, call.ctx, new_id)),
+            friendly_id=friendly_id)
         logger.info("user created" if created else "user updated", extra={"flowId": call.flow_id, "trackId": track_id})
         return Answer(200, {"created": created, "lum_user": {"trackId": track_id}})
 
@@ -168,8 +192,8 @@ class MonitorService:
         attributes = call.config.attributes
         changes = validate_changes(call.body, attributes, friendly_id_allowed=False)
         personal = personal_fields_set(changes, attributes)
-        updated = self._users.transact(lambda reads: plan_update(track_id, reads, changes, personal, call.ctx),
-                                       track_id=track_id)
+        updated = self._users.transact(
+            call.guarded(lambda reads: plan_update(track_id, reads, changes, personal, call.ctx)), track_id=track_id)
         logger.info("user updated", extra={"flowId": call.flow_id, "trackId": updated})
         return Answer(204, None)
 
@@ -177,10 +201,9 @@ class MonitorService:
         track_id = _track_id(call.params["trackId"])
         body = _object_with(call.body, required=("friendlyId",))
         friendly_id = validate_friendly_id(body["friendlyId"])
-        _require_same_user(call.ctx.login, friendly_id)
         new_id = new_track_id()
         rule, result_id = self._users.transact(
-            lambda reads: plan_identify(track_id, reads, friendly_id, call.ctx, new_id),
+            call.guarded(lambda reads: plan_identify(track_id, reads, friendly_id, call.ctx, new_id)),
             track_id=track_id, friendly_id=friendly_id)
         logger.info("user identified",
                     extra={"flowId": call.flow_id, "trackId": track_id, "rule": rule.value,
@@ -195,7 +218,7 @@ class MonitorService:
         if term_id not in terms:
             raise invalid_fields([problem("termId", f"is not a privacy term of this environment: {list(terms)}")])
         recorded, consent, user_id = self._users.transact(
-            lambda reads: plan_consent(track_id, reads, term_id, call.ctx), track_id=track_id)
+            call.guarded(lambda reads: plan_consent(track_id, reads, term_id, call.ctx)), track_id=track_id)
         logger.info("consent recorded" if recorded else "consent already recorded",
                     extra={"flowId": call.flow_id, "trackId": track_id, "termId": term_id})
         return Answer(201 if recorded else 200, {"lum_user": {"trackId": user_id}, "termId": term_id,
@@ -208,6 +231,7 @@ class MonitorService:
                                eventTypeId=call.params["eventTypeId"], known=sorted(call.config.event_types))
         track_id, values = events.read_occurrence(call.body, event_type)
         user = self._users.get(_track_id(track_id))
+        call.require_monitored(user)
         if user is None:
             raise user_not_found(track_id)
         event = events.envelope(event_type, values, user, call.ctx.now)
@@ -262,12 +286,32 @@ def _check_media_type(expected: str, content_type: str | None) -> None:
 
 
 def _parse_json(body: bytes) -> Any:
+    """JSON as JavaScript's JSON.parse reads it: NaN and Infinity are not JSON, nor is a number
+    too large for a double (1e400); an integer beyond 64 bits is a double, as JavaScript (and
+    Firestore, whose integers have 64 bits) can hold no more."""
     if not body.strip():
         return {}
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_number,
+                          parse_int=_javascript_integer)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MonitorError(400, "INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(exc)[:200])
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _finite_number(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:50]} is beyond the range of a number")
+    return number
+
+
+def _javascript_integer(text: str) -> int | float:
+    number = int(text)
+    return number if INT64_MIN <= number <= INT64_MAX else _finite_number(text)
 
 
 def _object_with(body: Any, required: tuple[str, ...]) -> dict[str, Any]:
@@ -296,13 +340,6 @@ def _authenticated_user(value: str | None) -> str | None:
     except MonitorError as exc:
         raise MonitorError(400, "INVALID_HEADER", "invalid X-Authenticated-User header",
                            fields=exc.parameters["fields"]) from None
-
-
-def _require_same_user(login: str | None, friendly_id: str) -> None:
-    """The spec's 409: the session's authenticated user is not the user being identified."""
-    if login is not None and login != friendly_id:
-        raise MonitorError(409, "AUTHENTICATED_USER_MISMATCH",
-                           "the authenticated user (X-Authenticated-User) is not the user with this friendlyId")
 
 
 def _client_ip(request: Request) -> str:

@@ -18,6 +18,15 @@ JavaScript's ``$`` (end of string only, not before a final newline) and ASCII ``
 ``number`` means a finite number; ``date-time`` is ajv-formats' full check. Only the keywords
 in SUPPORTED are handled, checked when a schema is loaded, so a schema cannot silently use one
 whose errors would not match Ajv's.
+
+A bound that depends on the request (created_at at most "now" plus a clock skew) cannot be
+written in a schema file: ``errors(instance, additions)`` adds keywords at schema pointers for
+one validation. ``formatMaximum`` is ajv-formats' keyword, reported exactly as ajv-formats
+reports it for a value that is a valid ``date-time`` (ajv-formats compares any string that
+JavaScript's ``Date`` parses, for example a date without a time; such a value is already
+refused by ``format`` here, and no bound is added to its errors). One deliberate difference: a
+future leap second (``23:59:60``, which JavaScript cannot parse, so ajv-formats lets it pass)
+is refused like any other future date-time.
 """
 
 from __future__ import annotations
@@ -25,8 +34,9 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from jsonschema import Draft7Validator, FormatChecker, ValidationError, validators
 
@@ -34,12 +44,14 @@ from jsonschema import Draft7Validator, FormatChecker, ValidationError, validato
 _GROUPS: list[tuple[str | None, list[str]]] = [
     (None, ["const", "enum"]),
     ("number", ["maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "format"]),
-    ("string", ["maxLength", "minLength", "pattern", "format"]),
+    ("string", ["maxLength", "minLength", "pattern", "format", "formatMaximum"]),
     ("array", ["maxItems", "minItems", "items"]),
     ("object", ["required", "properties"]),
 ]
 ANNOTATIONS = {"$schema", "$id", "$comment", "title", "description", "examples", "default"}
 SUPPORTED = {"type"} | {k for _, keywords in _GROUPS for k in keywords}
+# Keywords a schema pointer may get for one validation (AjvSchema.errors' additions).
+ADDABLE = {"formatMaximum"}
 _LIMIT_COMPARISON = {"maximum": "<=", "minimum": ">=", "exclusiveMaximum": "<", "exclusiveMinimum": ">"}
 
 
@@ -121,6 +133,43 @@ def ajv_date_time(value: str) -> bool:
     return utc_hour in (23, -1) and utc_minute in (59, -1) and second < 61
 
 
+_JS_DATE_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(.*)", re.ASCII)
+_JS_ZONE = re.compile(r"([zZ])|([+-])(\d\d):?(\d\d)", re.ASCII)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def date_time_milliseconds(value: str) -> int | None:
+    """A valid date-time as ajv-formats' ``compare`` sees it through JavaScript's ``Date``:
+    milliseconds since the epoch (fractions truncated), or None where ``Date`` gives NaN (an
+    hour-only offset such as ``+01``; then ajv-formats does not compare) and for separators
+    other than T, t or a space (not verified against JavaScript). One deliberate difference: a
+    leap second (``:60``), NaN in JavaScript, is the last millisecond of its minute here, so
+    that a date in the future cannot pass the bound as a leap second."""
+    match = _JS_DATE_TIME.fullmatch(value)
+    zone = _JS_ZONE.fullmatch(match.group(8)) if match else None
+    if not match or not zone:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    if year == 0:  # before datetime's range; never later than a bound
+        return None
+    milliseconds = int((match.group(7) or "0").ljust(3, "0")[:3])
+    if second == 60:
+        second, milliseconds = 59, 999
+    moment = datetime(year, month, day, hour, minute, second, milliseconds * 1000, tzinfo=timezone.utc)
+    if zone.group(2):
+        offset = timedelta(hours=int(zone.group(3)), minutes=int(zone.group(4)))
+        moment -= offset if zone.group(2) == "+" else -offset
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _format_maximum(validator: Any, limit: str, instance: Any, schema: dict) -> Iterable[ValidationError]:
+    if not (isinstance(instance, str) and ajv_date_time(instance)):
+        return
+    value, bound = date_time_milliseconds(instance), date_time_milliseconds(limit)
+    if value is not None and bound is not None and value > bound:
+        yield ValidationError(f"{instance!r} is after {limit!r}")
+
+
 _FORMATS = FormatChecker(formats=())
 _FORMATS.checks("date-time")(lambda value: not isinstance(value, str) or ajv_date_time(value))
 
@@ -128,6 +177,7 @@ _AjvLikeValidator = validators.extend(
     Draft7Validator,
     validators={
         "pattern": _pattern,
+        "formatMaximum": _format_maximum,
         **{k: _finite_only(Draft7Validator.VALIDATORS[k]) for k in _LIMIT_COMPARISON},
     },
     type_checker=Draft7Validator.TYPE_CHECKER.redefine("number", _is_finite_number),
@@ -145,10 +195,18 @@ class AjvSchema:
         self.schema = schema
         self._validator = _AjvLikeValidator(schema, format_checker=_FORMATS)
 
-    def errors(self, instance: Any) -> list[dict[str, Any]]:
+    def errors(self, instance: Any, additions: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """``additions``: keywords (ADDABLE) to add at schema pointers such as
+        ``/properties/created_at``, for this validation only."""
+        schema, validator = self.schema, self._validator
+        if additions:
+            schema = _with_additions(schema, additions)
+            # A new validator, not evolve(): evolve picks the class of the schema's "$schema"
+            # (plain Draft7Validator), which would drop the JavaScript semantics above.
+            validator = _AjvLikeValidator(schema, format_checker=_FORMATS)
         found: list[tuple[tuple, dict[str, Any]]] = []
         seen_required: set[tuple] = set()
-        for error in self._validator.iter_errors(instance):
+        for error in validator.iter_errors(instance):
             if error.validator == "required":
                 # jsonschema yields one error per missing name; Ajv's order is the list's.
                 where = (tuple(error.absolute_path), tuple(error.absolute_schema_path))
@@ -157,32 +215,50 @@ class AjvSchema:
                 seen_required.add(where)
                 missing = [n for n in error.validator_value if n not in error.instance]
                 for name in missing:
-                    found.append((self._order(error, instance, (error.validator_value.index(name),)),
+                    found.append((_order(schema, error, instance, (error.validator_value.index(name),)),
                                   _ajv_error(error, {"missingProperty": name},
                                              f"must have required property '{name}'")))
             else:
-                found.append((self._order(error, instance, ()), _convert(error)))
+                found.append((_order(schema, error, instance, ()), _convert(error)))
         found.sort(key=lambda pair: pair[0])
         return [error for _, error in found]
 
-    def _order(self, error: ValidationError, root: Any, tail: tuple) -> tuple:
-        """Where Ajv reports ``error``: a key that sorts like Ajv's traversal."""
-        schema_path = deque(error.absolute_schema_path)
-        instance_path = deque(error.absolute_path)
-        node, data, key = self.schema, root, []
-        while schema_path:
-            keyword = schema_path.popleft()
-            key.append(_keyword_rank(node, keyword, data))
-            if keyword == "properties":
-                name = schema_path.popleft()
-                instance_path.popleft()
-                key.append(list(node["properties"]).index(name))
-                node, data = node["properties"][name], data[name]
-            elif keyword == "items":
-                index = instance_path.popleft()
-                key.append(index)
-                node, data = node["items"], data[index]
-        return (*key, *tail)
+
+
+def _order(schema: dict[str, Any], error: ValidationError, root: Any, tail: tuple) -> tuple:
+    """Where Ajv reports ``error``: a key that sorts like Ajv's traversal."""
+    schema_path = deque(error.absolute_schema_path)
+    instance_path = deque(error.absolute_path)
+    node, data, key = schema, root, []
+    while schema_path:
+        keyword = schema_path.popleft()
+        key.append(_keyword_rank(node, keyword, data))
+        if keyword == "properties":
+            name = schema_path.popleft()
+            instance_path.popleft()
+            key.append(list(node["properties"]).index(name))
+            node, data = node["properties"][name], data[name]
+        elif keyword == "items":
+            index = instance_path.popleft()
+            key.append(index)
+            node, data = node["items"], data[index]
+    return (*key, *tail)
+
+
+def _with_additions(schema: dict[str, Any], additions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A copy of ``schema`` with keywords added at pointers: the nodes on the way are copied, the
+    rest is shared (a compiled schema is never modified)."""
+    result = dict(schema)
+    for pointer, keywords in additions.items():
+        if set(keywords) - ADDABLE:
+            raise UnsupportedSchema(f"only {sorted(ADDABLE)} can be added, not {sorted(set(keywords) - ADDABLE)}")
+        node = result
+        for token in pointer.split("/")[1:]:
+            node[token] = dict(node[token])
+            node = node[token]
+        node.update(keywords)
+        _check_supported(node, "#" + pointer)
+    return result
 
 
 def _keyword_rank(schema: dict[str, Any], keyword: str, data: Any) -> tuple[int, int]:
@@ -223,6 +299,9 @@ def _check_supported(schema: Any, where: str) -> None:
         raise UnsupportedSchema(f"{where}: keywords {sorted(unknown)} have no Ajv-format conversion")
     if schema.get("format", "date-time") != "date-time":
         raise UnsupportedSchema(f"{where}: only format date-time is supported")
+    if "formatMaximum" in schema and not (schema.get("format") == "date-time"
+                                          and isinstance(schema["formatMaximum"], str)):
+        raise UnsupportedSchema(f"{where}: formatMaximum needs format date-time and a date-time string")
     for name, sub in schema.get("properties", {}).items():
         _check_supported(sub, f"{where}/properties/{name}")
     if "items" in schema:
@@ -251,6 +330,8 @@ def _convert(error: ValidationError) -> dict[str, Any]:
         return _ajv_error(error, {"pattern": value}, f'must match pattern "{value}"')
     if keyword == "format":
         return _ajv_error(error, {"format": value}, f'must match format "{value}"')
+    if keyword == "formatMaximum":  # ajv-formats' own wording: "should", the limit unquoted
+        return _ajv_error(error, {"comparison": "<=", "limit": value}, f"should be <= {value}")
     raise UnsupportedSchema(f"keyword {keyword!r} is not supported")
 
 

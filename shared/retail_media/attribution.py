@@ -1,13 +1,19 @@
 """Attribution: which campaigns earned a conversion, and how much revenue.
 
-A conversion is attributed to a campaign when the same user (user_id) or session (session_id)
-clicked one of the campaign's product ads, or viewed one of its display or video ads, within
-the window (14 days) before the order's ``created_at``, both ends included (plus a few minutes
-after it: the two times come from different clocks), and at least one
-purchased SKU belongs to the campaign (the spec's product match rule). The attributed revenue
-is the sum of promotional_price x quantity of the items whose SKU belongs to the campaign.
-Every campaign that qualifies is credited (each with its own items); its most recent qualifying
-touchpoint is recorded.
+A campaign's **touchpoint** qualifies for a conversion when the same user (user_id) or session
+(session_id) clicked one of the campaign's ads (any type), or viewed one of its display or
+video ads, within the window (14 days) before the order's ``created_at``, both ends included
+(plus a few minutes after it: the two times come from different clocks), on the conversion's
+publisher. A click on a display or video ad counts as a view: the spec makes views optional
+for publishers, and a click implies the ad was seen.
+
+The model is **last touch per item**: each purchased item goes to at most one campaign, the
+one whose SKUs include the item's SKU (the spec's product match rule) and whose latest
+qualifying touchpoint is the most recent (on a tie, the greatest campaign id). A campaign is
+credited with the revenue of the items it won (promotional_price x quantity, see
+``conversion``) and one conversion; a campaign that won no item gets nothing. So the revenue
+credited over all campaigns never exceeds the order's revenue, however many campaigns share
+a SKU.
 
 The attribution function runs this for each message of topic ``conversions`` and stores
 ``attributions/<conversionId>_<campaignId>`` and ``conversions/<conversionId>``. Both ids come
@@ -19,18 +25,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Iterable
 
 from google.cloud import firestore
 
 from shared.platform.clock import Clock
-from shared.retail_media.beacon import TOUCHPOINTS
-from shared.retail_media.campaigns import ATTRIBUTING_EVENT, Campaign, CampaignStore
+from shared.retail_media.beacon import TOUCHPOINTS, schema
+from shared.retail_media.campaigns import ATTRIBUTING_EVENTS, Campaign, CampaignStore
+from shared.retail_media.conversion import Flags, revenue_micros, stored_order
 
 ATTRIBUTIONS = "attributions"
 CONVERSIONS = "conversions"
-MICROS = Decimal(1_000_000)
 
 _CREATED_AT = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:Z|\+00:00)", re.ASCII)
 
@@ -74,12 +79,6 @@ def parse_created_at(text: str) -> datetime:
     return datetime(year, month, day, hour, minute, second, micro, tzinfo=timezone.utc)
 
 
-def revenue_micros(items: Iterable[dict[str, Any]]) -> int:
-    """Sum of promotional_price x quantity in millionths, exact (no binary float drift)."""
-    total = sum((Decimal(repr(i["promotional_price"])) * Decimal(repr(i["quantity"])) for i in items), Decimal(0))
-    return int((total * MICROS).to_integral_value(ROUND_HALF_EVEN))
-
-
 @dataclass(frozen=True)
 class Window:
     before: timedelta  # how long before created_at a touchpoint counts (14 days)
@@ -91,23 +90,23 @@ class Window:
 
 def attribute(conversion: dict[str, Any], created_at: datetime, touchpoints: Iterable[Touchpoint],
               campaigns: dict[str, Campaign], window: Window, now: datetime) -> list[Attribution]:
+    """Last touch per item (see the module's docstring), one Attribution per campaign credited."""
     latest: dict[str, Touchpoint] = {}
     for touchpoint in touchpoints:
-        if not _qualifies(touchpoint, conversion, created_at, window, now):
+        if touchpoint.campaign_id not in campaigns or not _qualifies(touchpoint, conversion, created_at, window, now):
             continue
         current = latest.get(touchpoint.campaign_id)
         if current is None or touchpoint.at > current.at:
             latest[touchpoint.campaign_id] = touchpoint
-    attributions = []
-    for campaign_id, touchpoint in sorted(latest.items()):
-        campaign = campaigns.get(campaign_id)
-        if campaign is None:
-            continue
-        matched = [item for item in conversion["items"] if item["sku"] in campaign.skus]
-        if matched:
-            attributions.append(Attribution(campaign_id, touchpoint, sorted({i["sku"] for i in matched}),
-                                            revenue_micros(matched)))
-    return attributions
+    won: dict[str, list[dict[str, Any]]] = {}
+    for item in conversion["items"]:
+        candidates = [(touchpoint.at, campaign_id) for campaign_id, touchpoint in latest.items()
+                      if item["sku"] in campaigns[campaign_id].skus]
+        if candidates:
+            won.setdefault(max(candidates)[1], []).append(item)
+    return [Attribution(campaign_id, latest[campaign_id], sorted({item["sku"] for item in items}),
+                        revenue_micros(items))
+            for campaign_id, items in sorted(won.items())]
 
 
 def _qualifies(touchpoint: Touchpoint, conversion: dict[str, Any], created_at: datetime, window: Window,
@@ -117,7 +116,7 @@ def _qualifies(touchpoint: Touchpoint, conversion: dict[str, Any], created_at: d
                    or (touchpoint.user_id is not None and touchpoint.user_id == conversion["user_id"]))
     return (same_person
             and touchpoint.publisher_id == conversion["publisher_id"]
-            and ATTRIBUTING_EVENT.get(touchpoint.campaign_type) == touchpoint.kind
+            and touchpoint.kind in ATTRIBUTING_EVENTS.get(touchpoint.campaign_type, ())
             and first <= touchpoint.at <= last
             and touchpoint.expire_at > now)
 
@@ -153,6 +152,9 @@ class AttributionService:
             "publisherId": conversion["publisher_id"], "orderId": conversion["order_id"],
             "userId": conversion["user_id"], "sessionId": conversion["session_id"],
             "createdAt": created_at, "day": day, "receivedAt": message.get("receivedAt"),
+            "order": stored_order(conversion, schema("conversion").schema),
+            "revenueMicros": revenue_micros(conversion["items"]),
+            "flags": Flags.from_json(message.get("flags")).to_json(),
             "attributed": bool(attributions),
             "campaigns": [{"campaignId": a.campaign_id, "revenueMicros": a.revenue_micros,
                            "matchedSkus": a.matched_skus} for a in attributions],

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 def service() -> AttributionService:
     db = firestore_client()
     settings = AttributionSettings.from_env()
-    window = Window(timedelta(seconds=settings.window_seconds), timedelta(seconds=settings.clock_skew_seconds))
+    window = Window(timedelta(seconds=settings.window_seconds), settings.clock_skew)
     return AttributionService(db, CampaignStore(db), window, utc_now)
 
 

@@ -6,13 +6,15 @@
 Bodies come from ``navigator.sendBeacon`` (``text/plain`` for a string, the Blob's type
 otherwise) or ``fetch``. Success is ``202``; an invalid body is ``422`` with Ajv's error list.
 
-An ad event counts once per user (user_id, else session_id) and ad within its dedup window
-(shared.retail_media.dedup): a counted event writes its dedup key, an ``ad_events`` record (what reports
-count) and, when it can attribute a sale (a click on a product ad, a view of a display or video
-ad), a ``touchpoints`` record kept for the attribution window, all in one atomic batch.
-Duplicates get the same 202 and write nothing.
+An ad event counts once per ad within its dedup window for its session and, when given, its
+user (shared.retail_media.dedup): it is a duplicate when that session *or* that user already had
+it counted. A counted event writes its dedup keys, an ``ad_events`` record (what reports count)
+and, when it can attribute a sale (campaigns.ATTRIBUTING_EVENTS), a ``touchpoints`` record kept
+for the attribution window, all in one atomic batch. Duplicates get the same 202 and are not
+counted, but one that can attribute still writes its touchpoint.
 
-A conversion is claimed per publisher_id + order_id for 30 days and published to topic
+A conversion (normalised and flagged by ``conversion``; created_at at most the clock skew after
+its receipt) is claimed per publisher_id + order_id for 30 days and published to topic
 ``conversions``; the attribution function does the rest. Resends within 30 days get 202 and are
 ignored. If Pub/Sub does not confirm, the claim is released and the answer is 503: send again.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -43,9 +45,10 @@ from shared.platform.http import (
 )
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 from shared.retail_media.ajv_errors import AjvSchema
-from shared.retail_media.campaigns import ATTRIBUTING_EVENT, Ad
+from shared.retail_media.campaigns import ATTRIBUTING_EVENTS, Ad
+from shared.retail_media.conversion import created_at_bound, normalise
 from shared.retail_media.dedup import DedupStore, Write, key_id
-from shared.retail_media.settings import BeaconSettings
+from shared.retail_media.settings import AttributionSettings, BeaconSettings
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ ACCEPTED = {"impression": "impression accepted", "view": "view accepted", "click
 # sendBeacon sends a string as text/plain and a Blob with its type (none for an untyped Blob).
 ACCEPTED_CONTENT_TYPES = {"", "application/json", "text/plain"}
 CONVERSION_PATH = "/v1/beacon/conversion"
+CREATED_AT = "/properties/created_at"
 ROUTES = Routes([
     Rule("/v1/beacon/<any(impression, view, click):kind>/<adId>", endpoint="ad_event", methods=["POST", "OPTIONS"]),
     Rule(CONVERSION_PATH, endpoint="conversion", methods=["POST", "OPTIONS"]),
@@ -105,20 +109,16 @@ def parse_json(body: bytes) -> Any:
 
 class BeaconService:
     def __init__(self, settings: BeaconSettings, db: firestore.Client, ads: Callable[[str], Ad | None],
-                 publish: Publish, clock: Clock, touchpoint_ttl: timedelta):
+                 publish: Publish, clock: Clock, attribution: AttributionSettings):
         self._settings = settings
         self._db = db
         self._ads = ads
         self._publish = publish
         self._clock = clock
         self._dedup = DedupStore(db, clock)
-        self._touchpoint_ttl = touchpoint_ttl
-        self._windows = {
-            "impression": timedelta(seconds=settings.impression_dedup_seconds),
-            "view": timedelta(seconds=settings.view_dedup_seconds),
-            "click": timedelta(seconds=settings.click_dedup_seconds),
-            "conversion": timedelta(seconds=settings.conversion_dedup_seconds),
-        }
+        self._touchpoint_ttl = attribution.touchpoint_ttl
+        self._clock_skew = attribution.clock_skew
+        self._windows = settings.dedup_windows
         self._cors = Cors(settings.allowed_origins)
         self.api = HttpApi(name="beacon", handle=self.handle, body_limit=self.body_limit, error_family=(Refused,),
                            error_answer=self._error_answer, internal_answer=internal_answer, finish=self._finish)
@@ -174,19 +174,26 @@ class BeaconService:
             return Answer(404, messages(f"unknown ad {ad_id!r}"))
         user_id = document.get("user_id") or None
         session_id = document["session_id"]
-        identity = f"user:{user_id}" if user_id else f"session:{session_id}"
+        keys = [key_id(kind, ad_id, f"session:{session_id}")]
+        if user_id:
+            keys.append(key_id(kind, ad_id, f"user:{user_id}"))
         now = self._clock()
         writes = [Write(self._db.collection(AD_EVENTS).document(), {
             "campaignId": ad.campaign_id, "adId": ad_id, "kind": kind, "day": now.date().isoformat(), "at": now,
         })]
-        if ATTRIBUTING_EVENT[ad.campaign_type] == kind:
-            writes.append(Write(self._db.collection(TOUCHPOINTS).document(), {
+        touchpoint = None
+        if kind in ATTRIBUTING_EVENTS[ad.campaign_type]:
+            touchpoint = Write(self._db.collection(TOUCHPOINTS).document(), {
                 "campaignId": ad.campaign_id, "campaignType": ad.campaign_type, "publisherId": ad.publisher_id,
                 "adId": ad_id, "kind": kind, "userId": user_id, "sessionId": session_id,
                 "at": now, "expireAt": now + self._touchpoint_ttl,
-            }))
-        claim = self._dedup.claim(key_id(kind, ad_id, identity), self._windows[kind],
-                                  {"kind": kind, "adId": ad_id}, tuple(writes))
+            })
+            writes.append(touchpoint)
+        claim = self._dedup.claim(keys, self._windows[kind], {"kind": kind, "adId": ad_id}, tuple(writes))
+        if touchpoint is not None and not claim.claimed:
+            # Dedup decides what reports count; attribution sees every touch: a duplicate click
+            # may be the latest touch, or the first to carry the visitor's user_id.
+            touchpoint.reference.create(touchpoint.data)
         logger.info("ad event",
                     extra={"kind": kind, "adId": ad_id, "campaignId": ad.campaign_id, "counted": claim.claimed})
         return Answer(202, messages(ACCEPTED[kind]))
@@ -194,13 +201,16 @@ class BeaconService:
     # -- conversions ----------------------------------------------------------------------------
 
     def _conversion(self, document: Any) -> Answer:
-        errors = schema("conversion").errors(document)
+        received_at = self._clock()
+        bound = {CREATED_AT: {"formatMaximum": created_at_bound(received_at, self._clock_skew)}}
+        errors = schema("conversion").errors(document, bound)
         if errors:
             return Answer(422, errors)
-        publisher_id, order_id = document["publisher_id"], document["order_id"]
+        conversion, flags = normalise(document)
+        publisher_id, order_id = conversion["publisher_id"], conversion["order_id"]
         key = key_id("conversion", publisher_id, order_id)
         conversion_id = str(uuid.uuid4())
-        claim = self._dedup.claim(key, self._windows["conversion"], {
+        claim = self._dedup.claim([key], self._windows["conversion"], {
             "kind": "conversion", "conversionId": conversion_id, "publisherId": publisher_id, "orderId": order_id,
         })
         if not claim.claimed:
@@ -210,8 +220,8 @@ class BeaconService:
             return Answer(202, messages(ACCEPTED["conversion"]))
         flow_id = str(uuid.uuid4())
         message = OutgoingMessage(
-            encode_event({"conversionId": conversion_id, "receivedAt": _iso(claim.data["claimedAt"]),
-                          "conversion": document}),
+            encode_event({"conversionId": conversion_id, "receivedAt": _iso(received_at),
+                          "conversion": conversion, "flags": flags.to_json()}),
             {"conversionId": conversion_id, "publisherId": publisher_id, "flowId": flow_id},
         )
         outcome = self._publish([message])[0]
@@ -223,6 +233,11 @@ class BeaconService:
         logger.info("conversion queued",
                     extra={"flowId": flow_id, "conversionId": conversion_id, "publisherId": publisher_id,
                            "orderId": order_id, "messageId": outcome.message_id})
+        if flags:
+            # One line per flagged conversion: a log-based metric counts them.
+            logger.warning("conversion accepted with flags",
+                           extra={"flowId": flow_id, "conversionId": conversion_id, "publisherId": publisher_id,
+                                  "orderId": order_id, "flags": flags.to_json()})
         return Answer(202, messages(ACCEPTED["conversion"]))
 
 

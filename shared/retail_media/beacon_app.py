@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import lru_cache
 
 import flask
@@ -25,8 +24,7 @@ def service() -> BeaconService:
     db = firestore_client()
     publisher = EventPublisher(project_id(), settings.conversions_topic, settings.publish_timeout_seconds)
     ads = AdLookup(CampaignStore(db).ad, settings.campaign_cache_seconds)
-    touchpoint_ttl = timedelta(seconds=AttributionSettings.from_env().touchpoint_ttl_seconds)
-    return BeaconService(settings, db, ads, publisher.publish_many, utc_now, touchpoint_ttl)
+    return BeaconService(settings, db, ads, publisher.publish_many, utc_now, AttributionSettings.from_env())
 
 
 def handle(request: flask.Request) -> flask.Response:

@@ -14,15 +14,18 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from google.cloud import firestore
 
 CAMPAIGNS = "campaigns"
 CAMPAIGN_ADS = "campaign_ads"
 TYPES = ("product", "display", "video")
-# What touches a user must have had with an ad of each type for a conversion to count.
-ATTRIBUTING_EVENT = {"product": "click", "display": "view", "video": "view"}
+# The ad events of each campaign type that can attribute a sale (touchpoints): a click on a
+# product ad; a view of a display or video ad, or a click on one (a click implies a view, and
+# the spec makes views optional, so a publisher that does not measure them still attributes).
+ATTRIBUTING_EVENTS = {"product": frozenset({"click"}), "display": frozenset({"view", "click"}),
+                      "video": frozenset({"view", "click"})}
 # Ids appear in URLs and as Firestore document ids.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
@@ -92,6 +95,17 @@ def parse_campaigns(document: Any) -> list[Campaign]:
     if problems:
         raise CampaignFileError("invalid campaign file:\n  - " + "\n  - ".join(problems))
     return campaigns
+
+
+def shared_skus(campaigns: Iterable[Campaign]) -> list[tuple[str, str, list[str]]]:
+    """``(publisher_id, sku, campaign ids)`` for every SKU that campaigns of one publisher share.
+    Allowed (two brands may promote one product), but a sale of it is credited to one of them
+    only (last touch per item, see attribution), which operators should know."""
+    owners: dict[tuple[str, str], list[str]] = {}
+    for campaign in campaigns:
+        for sku in campaign.skus:
+            owners.setdefault((campaign.publisher_id, sku), []).append(campaign.id)
+    return [(publisher_id, sku, sorted(ids)) for (publisher_id, sku), ids in sorted(owners.items()) if len(ids) > 1]
 
 
 def _identifier(value: Any, where: str, problems: list[str]) -> str:
@@ -173,8 +187,10 @@ def _campaign(campaign_id: str, data: dict[str, Any]) -> Campaign:
 
 
 class AdLookup:
-    """Ad id -> Ad (or None), trusted for ``ttl_seconds`` per instance. Bounded in size: the
-    beacon is public, so unknown ad ids from anyone must not grow memory without limit."""
+    """Ad id -> Ad (or None), a found ad trusted for ``ttl_seconds`` per instance. A miss is never
+    cached: an ad that ``campaigns apply`` just created must answer at once, not after the TTL
+    (an unknown id costs one read per request, as distinct made-up ids would anyway). Bounded in
+    size: the beacon is public."""
 
     def __init__(self, load: Callable[[str], Ad | None], ttl_seconds: float, max_entries: int = 10_000,
                  clock: Callable[[], float] = time.monotonic):
@@ -182,7 +198,7 @@ class AdLookup:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[float, Ad | None]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[float, Ad]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, ad_id: str) -> Ad | None:
@@ -196,6 +212,9 @@ class AdLookup:
                 return cached[1]
         ad = self._load(ad_id)
         with self._lock:
+            if ad is None:
+                self._cache.pop(ad_id, None)
+                return None
             self._cache[ad_id] = (now, ad)
             self._cache.move_to_end(ad_id)
             while len(self._cache) > self._max:

@@ -1,12 +1,19 @@
 """Dedup keys: "has this happened within the window?", answered by Firestore.
 
 A key is the document ``beacon_dedup/<sha256 of its parts>`` with an ``expireAt`` timestamp
-(a TTL field: Firestore deletes it some time after it passes). Claiming a key writes it together
-with the caller's documents in one atomic batch whose first write is *create*: in the usual
-case, one round trip, and either both the key and the records exist or neither. When the key
-already exists it is read: if its ``expireAt`` has passed (TTL deletion is lazy, up to about a
-day) it is taken over with an update whose precondition is the version just read, so of two
-requests taking over the same expired key only one wins. Everything else is a duplicate.
+(a TTL field: Firestore deletes it some time after it passes). One event may have several keys
+(an ad event: its session's and its user's): it is a duplicate when any of them is held.
+Claiming writes every key together with the caller's documents in one atomic batch of
+*creates*: in the usual case, one round trip, and either the keys and the records all exist or
+none does. When a key already exists the keys are read: one not yet expired makes the event a
+duplicate; keys that have expired (TTL deletion is lazy, up to about a day) are taken over with
+updates whose precondition is the version just read, so of two requests taking over the same
+expired key only one wins.
+
+A duplicate also writes the keys it lacked, with the holder's expiry: an anonymous visitor's
+impression (session key) followed by the same visitor logged in (session and user keys) links
+the user to that impression, so the user on another device is a duplicate too, within the
+window of the event that counted.
 """
 
 from __future__ import annotations
@@ -14,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Sequence
 
 from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
 from google.cloud import firestore
@@ -54,16 +61,17 @@ class DedupStore:
         self._db = db
         self._clock = clock
 
-    def claim(self, key: str, window: timedelta, data: dict[str, Any] | None = None,
+    def claim(self, keys: Sequence[str], window: timedelta, data: dict[str, Any] | None = None,
               writes: tuple[Write, ...] = ()) -> Claim:
-        """Claim ``key`` for ``window`` from now and create ``writes`` with it, or do nothing when
-        an unexpired claim exists."""
-        reference = self._db.collection(COLLECTION).document(key)
+        """Claim every one of ``keys`` for ``window`` from now and create ``writes`` with them, or,
+        when any of them holds an unexpired claim, do nothing but link the others to it."""
+        references = [self._db.collection(COLLECTION).document(key) for key in keys]
         for _ in range(MAX_ATTEMPTS):
             now = self._clock()
             record = {**(data or {}), "claimId": uuid.uuid4().hex, "claimedAt": now, "expireAt": now + window}
             batch = self._db.batch()
-            batch.create(reference, record)
+            for reference in references:
+                batch.create(reference, record)
             for write in writes:
                 batch.create(write.reference, write.data)
             try:
@@ -71,24 +79,35 @@ class DedupStore:
                 return Claim(True, record)
             except AlreadyExists:
                 pass
-            snapshot = reference.get()
-            if not snapshot.exists:
-                continue  # deleted (TTL) since our create: try again
-            held = snapshot.to_dict() or {}
-            if held.get("expireAt") and held["expireAt"] > now:
-                return Claim(False, held)
+            snapshots = list(self._db.get_all(references))
+            held = [s.to_dict() or {} for s in snapshots if s.exists and _unexpired(s, now)]
+            if held:
+                self._link([s for s in snapshots if not _unexpired(s, now)], held[0])
+                return Claim(False, held[0])
             batch = self._db.batch()
-            # update() writes every field we give: the expired holder's other fields go too.
-            batch.update(reference, {**{k: firestore.DELETE_FIELD for k in held if k not in record}, **record},
-                         option=self._db.write_option(last_update_time=snapshot.update_time))
+            for snapshot in snapshots:
+                _create_or_take_over(self._db, batch, snapshot, record)
             for write in writes:
                 batch.create(write.reference, write.data)
             try:
                 batch.commit()
                 return Claim(True, record)
-            except (FailedPrecondition, NotFound):
-                continue  # someone else took it over, or TTL deleted it: look again
+            except (AlreadyExists, FailedPrecondition, NotFound):
+                continue  # someone else claimed or took one over, or TTL deleted it: look again
         return Claim(False, {})
+
+    def _link(self, snapshots: list[firestore.DocumentSnapshot], held: dict[str, Any]) -> None:
+        """Give the keys of ``snapshots`` (absent or expired) the holder's claim, unless someone
+        claims them meanwhile: best effort, a lost race only means a key of someone else's."""
+        if not snapshots:
+            return
+        batch = self._db.batch()
+        for snapshot in snapshots:
+            _create_or_take_over(self._db, batch, snapshot, held)
+        try:
+            batch.commit()
+        except (AlreadyExists, FailedPrecondition, NotFound):
+            pass
 
     def release(self, key: str, claim: Claim) -> None:
         """Undo our own claim (its work could not be done), unless it was taken over since."""
@@ -101,3 +120,20 @@ class DedupStore:
                 transaction.delete(reference)
 
         release_if_ours(self._db.transaction())
+
+
+def _unexpired(snapshot: firestore.DocumentSnapshot, now: datetime) -> bool:
+    expire_at = (snapshot.to_dict() or {}).get("expireAt") if snapshot.exists else None
+    return expire_at is not None and expire_at > now
+
+
+def _create_or_take_over(db: firestore.Client, batch: firestore.WriteBatch, snapshot: firestore.DocumentSnapshot,
+                         record: dict[str, Any]) -> None:
+    """Create the key if it was absent, else replace its expired content, provided it is still
+    the version read."""
+    if not snapshot.exists:
+        batch.create(snapshot.reference, record)
+        return
+    # update() writes every field we give: the expired holder's other fields go too.
+    stale = {name: firestore.DELETE_FIELD for name in (snapshot.to_dict() or {}) if name not in record}
+    batch.update(snapshot.reference, {**stale, **record}, option=db.write_option(last_update_time=snapshot.update_time))

@@ -18,9 +18,10 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1 import aggregation
 
-from shared.retail_media.attribution import ATTRIBUTIONS, MICROS
+from shared.retail_media.attribution import ATTRIBUTIONS
 from shared.retail_media.beacon import AD_EVENT_KINDS, AD_EVENTS
 from shared.retail_media.campaigns import Campaign
+from shared.retail_media.conversion import MICROS
 
 COUNTED = {"impression": "impressions", "view": "views", "click": "clicks"}
 # Aggregation requests in flight at once for one report.

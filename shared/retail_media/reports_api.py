@@ -1,8 +1,11 @@
 """The reports API: ``GET /v1/reports/campaigns/{id}?from=YYYY-MM-DD&to=YYYY-MM-DD``.
 
-Authenticated like ingest: an app API key as ``Authorization: Bearer <key>``. ``to`` defaults to
-today (UTC), ``from`` to six days before ``to``; at most MAX_REPORT_DAYS days. Errors answer
-``{"messages": [...]}`` with 400, 401, 404 or 405.
+Authenticated like ingest: an app API key as ``Authorization: Bearer <key>``, which reads the
+reports of its scope's publishers (every publisher's for an admin key, none for a key without
+a scope; shared.platform.api_keys). The campaign of another publisher answers 404 exactly like
+a campaign that does not exist, so a key cannot even learn which campaign ids exist. ``to``
+defaults to today (UTC), ``from`` to six days before ``to``; at most MAX_REPORT_DAYS days.
+Errors answer ``{"messages": [...]}`` with 400, 401, 404 or 405.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Mapping
 
 from werkzeug.routing import Rule
 
-from shared.platform.api_keys import ApiKeyVerifier
+from shared.platform.api_keys import ApiKeyVerifier, Scope
 from shared.platform.clock import Clock
 from shared.platform.http import Answer, HttpApi, MethodNotAllowed, Request, Routes
 from shared.retail_media.beacon import Refused, internal_answer, messages
@@ -39,10 +42,10 @@ class ReportsApi:
 
     def handle(self, request: Request) -> Answer:
         route = ROUTES.match(request.method, request.path)
-        self._authenticate(request.headers.get("Authorization"))
+        scope = self._authenticate(request.headers.get("Authorization"))
         first, last = self._range(request.args)
         campaign = self._campaigns.get(route.params["campaignId"])
-        if campaign is None:
+        if campaign is None or not scope.may_read(campaign.publisher_id):
             raise Refused(404, messages(f"unknown campaign {route.params['campaignId']!r}"))
         return Answer(200, report_json(campaign, first, last, self._reports.daily(campaign.id, first, last)))
 
@@ -54,12 +57,14 @@ class ReportsApi:
             return Answer(405, messages("use GET"))
         return Answer(404, messages(f"no route for {request.method} {request.path}"))
 
-    def _authenticate(self, authorization: str | None) -> None:
+    def _authenticate(self, authorization: str | None) -> Scope:
         scheme, _, key = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise Refused(401, messages("send an API key as 'Authorization: Bearer <key>'"))
-        if self._keys.app_name(key.strip()) is None:
+        verified = self._keys.verify(key.strip())
+        if verified is None:
             raise Refused(401, messages("unknown, malformed or revoked API key"))
+        return verified.scope
 
     def _range(self, args: Mapping[str, str]) -> tuple[date, date]:
         last = _date(args, "to") or self._clock().date()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from shared.platform.settings import env_float, env_int, env_origins
 
@@ -24,8 +25,16 @@ class BeaconSettings:
     view_dedup_seconds: float
     click_dedup_seconds: float
     conversion_dedup_seconds: float
-    # How long an ad id -> campaign lookup is trusted per instance (campaign changes delay).
+    # How long a found ad id -> campaign lookup is trusted per instance (how long a changed or
+    # removed ad may still resolve to its old campaign; an unknown ad is never cached).
     campaign_cache_seconds: float
+
+    @property
+    def dedup_windows(self) -> dict[str, timedelta]:
+        return {"impression": timedelta(seconds=self.impression_dedup_seconds),
+                "view": timedelta(seconds=self.view_dedup_seconds),
+                "click": timedelta(seconds=self.click_dedup_seconds),
+                "conversion": timedelta(seconds=self.conversion_dedup_seconds)}
 
     @classmethod
     def from_env(cls) -> "BeaconSettings":
@@ -50,15 +59,19 @@ class AttributionSettings:
     # Touchpoints are kept (TTL) for the window plus this, so a conversion processed late
     # (Pub/Sub retries) still finds a touchpoint from exactly one window before its created_at.
     touchpoint_grace_seconds: float
-    # A touchpoint up to this long *after* created_at still counts: created_at comes from the
-    # publisher's clock, the touchpoint's time from ours, and an order placed right after a
-    # click must not be lost to a few seconds of clock difference (or created_at truncated to
-    # whole seconds).
+    # How far the publisher's clock (created_at) and ours may differ. A touchpoint up to this
+    # long *after* created_at still counts (an order placed right after a click must not be lost
+    # to a few seconds of difference, or created_at truncated to whole seconds), and the beacon
+    # accepts a created_at up to this long after it received the conversion, no later.
     clock_skew_seconds: float
 
     @property
-    def touchpoint_ttl_seconds(self) -> float:
-        return self.window_seconds + self.touchpoint_grace_seconds
+    def touchpoint_ttl(self) -> timedelta:
+        return timedelta(seconds=self.window_seconds + self.touchpoint_grace_seconds)
+
+    @property
+    def clock_skew(self) -> timedelta:
+        return timedelta(seconds=self.clock_skew_seconds)
 
     @classmethod
     def from_env(cls) -> "AttributionSettings":

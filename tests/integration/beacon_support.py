@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
 import requests
 from google.cloud import firestore
 
-from shared.retail_media.beacon import AD_EVENTS
-from shared.retail_media.campaigns import Campaign, CampaignStore
+from shared.platform.http import Answer
+from shared.platform.publisher import OutgoingMessage, PublishOutcome
+from shared.retail_media.attribution import CONVERSIONS
+from shared.retail_media.beacon import AD_EVENTS, BeaconService
+from shared.retail_media.campaigns import AdLookup, Campaign, CampaignStore
+from shared.retail_media.settings import AttributionSettings, BeaconSettings
+from tests.conftest import poll
+from tests.support.http import http_request
 
 EMAIL_HASH = hashlib.sha256(b"buyer@example.com").hexdigest()
 
@@ -60,3 +68,50 @@ def counted(stack: dict[str, Any], campaign_id: str, kind: str) -> int:
     query = (db(stack).collection(AD_EVENTS).where(filter=firestore.FieldFilter("campaignId", "==", campaign_id))
              .where(filter=firestore.FieldFilter("kind", "==", kind)))
     return int(query.count(alias="n").get()[0][0].value)
+
+
+class MovableClock:
+    """A clock the test sets: ``clock.now = ...``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class RecordingPublisher:
+    """Publishes nothing: keeps what the beacon would have put on topic "conversions"."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def __call__(self, messages: list[OutgoingMessage]) -> list[PublishOutcome]:
+        self.messages.extend(json.loads(m.data) for m in messages)
+        return [PublishOutcome(message_id=str(len(self.messages)))] * len(messages)
+
+
+def in_process_beacon(stack: dict[str, Any], clock: MovableClock, publish: Any = None) -> BeaconService:
+    """The beacon's code in this process, on the stack's Firestore, with the test's clock (and
+    no ad cache, no allowed browser origin)."""
+    client = db(stack)
+    settings = replace(BeaconSettings.from_env(), allowed_origins=frozenset())
+    return BeaconService(settings, client, AdLookup(CampaignStore(client).ad, 0), publish or RecordingPublisher(),
+                         clock, AttributionSettings.from_env())
+
+
+def send(beacon: BeaconService, path: str, body: Any) -> Answer:
+    return beacon.api.answer(http_request("POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"}))
+
+
+def conversion_record(stack: dict[str, Any], publisher_id: str, order_id: str) -> dict[str, Any] | None:
+    query = (db(stack).collection(CONVERSIONS).where(filter=firestore.FieldFilter("publisherId", "==", publisher_id))
+             .where(filter=firestore.FieldFilter("orderId", "==", order_id)))
+    found = [s.to_dict() for s in query.stream()]
+    assert len(found) <= 1
+    return found[0] if found else None
+
+
+def wait_for_conversion(stack: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    return poll(lambda: conversion_record(stack, body["publisher_id"], body["order_id"]), timeout=30,
+                what=f"attribution of order {body['order_id']}")

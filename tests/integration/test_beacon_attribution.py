@@ -4,47 +4,34 @@ edges run the same code in-process with an injected clock against the same emula
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from google.cloud import firestore
 
-from shared.platform.publisher import OutgoingMessage, PublishOutcome
 from shared.retail_media.attribution import (
     ATTRIBUTIONS,
-    CONVERSIONS,
     AttributionService,
     Window,
 )
-from shared.retail_media.beacon import BeaconService
-from shared.retail_media.campaigns import AdLookup, CampaignStore
-from shared.retail_media.settings import BeaconSettings
+from shared.retail_media.campaigns import CampaignStore
 from tests.conftest import poll
 from tests.integration.beacon_support import (
+    MovableClock,
+    RecordingPublisher,
+    counted,
     db,
     fresh_campaign,
+    in_process_beacon,
     order,
     post_conversion,
     post_event,
+    send,
+    wait_for_conversion,
 )
-from tests.support.http import http_request
 
 WINDOW = timedelta(days=14)
-
-
-def conversion_record(stack: dict[str, Any], publisher_id: str, order_id: str) -> dict[str, Any] | None:
-    query = (db(stack).collection(CONVERSIONS).where(filter=firestore.FieldFilter("publisherId", "==", publisher_id))
-             .where(filter=firestore.FieldFilter("orderId", "==", order_id)))
-    found = [s.to_dict() for s in query.stream()]
-    assert len(found) <= 1
-    return found[0] if found else None
-
-
-def wait_for_conversion(stack: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    return poll(lambda: conversion_record(stack, body["publisher_id"], body["order_id"]), timeout=30,
-                what=f"attribution of order {body['order_id']}")
 
 
 def test_scenario_1_match_conversion_attributed(stack: dict[str, Any]) -> None:
@@ -101,24 +88,46 @@ def test_an_order_resent_is_attributed_once(stack: dict[str, Any]) -> None:
     assert len(attributions) == 1
 
 
+def test_a_click_on_a_display_ad_attributes_like_a_view(stack: dict[str, Any]) -> None:
+    # A publisher that does not measure viewability (views are optional in the spec) sends clicks.
+    display = fresh_campaign(stack, "display", skus=("SKU-D",))
+    assert post_event(stack, "click", display.ad_ids[0], {"session_id": "session-D"}).status_code == 202
+    body = order(display, ("SKU-D", 1, 30.0), session="session-D")
+    assert post_conversion(stack, body).status_code == 202
+    record = wait_for_conversion(stack, body)
+    assert record["campaigns"] == [{"campaignId": display.id, "revenueMicros": 30_000_000, "matchedSkus": ["SKU-D"]}]
+
+
+def test_a_duplicate_click_that_brings_the_user_id_still_attributes_that_users_order(stack: dict[str, Any]) -> None:
+    campaign = fresh_campaign(stack, "product", skus=("SKU-U",))
+    assert post_event(stack, "click", campaign.ad_ids[0], {"session_id": "session-U1"}).status_code == 202
+    # Logged in, same session, within the hour: a duplicate click, counted once...
+    logged_in = {"session_id": "session-U1", "user_id": "user-U"}
+    assert post_event(stack, "click", campaign.ad_ids[0], logged_in).status_code == 202
+    assert counted(stack, campaign.id, "click") == 1
+    # ...but the user buys on another device: their click still attributes the order.
+    body = order(campaign, ("SKU-U", 1, 7.0), user="user-U", session="session-U2")
+    assert post_conversion(stack, body).status_code == 202
+    assert [c["campaignId"] for c in wait_for_conversion(stack, body)["campaigns"]] == [campaign.id]
+
+
+def test_a_sale_of_a_shared_sku_is_credited_once_to_the_campaign_touched_last(stack: dict[str, Any]) -> None:
+    earlier = fresh_campaign(stack, "product", skus=("SKU-S", "SKU-F"))
+    later = fresh_campaign(stack, "video", skus=("SKU-S",), publisher_id=earlier.publisher_id)
+    visitor = {"user_id": "user-S", "session_id": "session-S"}
+    assert post_event(stack, "click", earlier.ad_ids[0], visitor).status_code == 202
+    assert post_event(stack, "view", later.ad_ids[0], visitor).status_code == 202
+    body = order(earlier, ("SKU-S", 2, 100.0), ("SKU-F", 1, 10.0), user="user-S", session="session-S")
+    assert post_conversion(stack, body).status_code == 202
+    record = wait_for_conversion(stack, body)
+    assert sorted(record["campaigns"], key=lambda c: c["matchedSkus"]) == [
+        {"campaignId": earlier.id, "revenueMicros": 10_000_000, "matchedSkus": ["SKU-F"]},
+        {"campaignId": later.id, "revenueMicros": 200_000_000, "matchedSkus": ["SKU-S"]},
+    ]
+    assert record["revenueMicros"] == 210_000_000 == sum(c["revenueMicros"] for c in record["campaigns"])
+
+
 # -- window edges, in-process with an injected clock ---------------------------------------------
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class Captured:
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-
-    def __call__(self, messages: list[OutgoingMessage]) -> list[PublishOutcome]:
-        self.messages.extend(json.loads(m.data) for m in messages)
-        return [PublishOutcome(message_id="1")] * len(messages)
-
 
 @pytest.mark.parametrize("kind,campaign_type,after,attributed", [
     ("click", "product", WINDOW, True),
@@ -126,20 +135,20 @@ class Captured:
     ("view", "display", WINDOW, True),
     ("view", "display", WINDOW + timedelta(seconds=1), False),
     ("view", "product", timedelta(days=1), False),
-    ("click", "video", timedelta(days=1), False),
+    ("click", "video", timedelta(days=1), True),  # a click on a display/video ad counts as a view
+    ("click", "display", WINDOW, True),
 ])
 def test_day_14_edge_and_click_vs_view(stack: dict[str, Any], kind: str, campaign_type: str, after: timedelta,
                                        attributed: bool) -> None:
     client = db(stack)
     touched_at = datetime(2026, 1, 10, 8, 30, tzinfo=timezone.utc)
-    clock, captured = Clock(touched_at), Captured()
+    clock, captured = MovableClock(touched_at), RecordingPublisher()
     campaign = fresh_campaign(stack, campaign_type, skus=("SKU-E",))
-    beacon = BeaconService(BeaconSettings.from_env(), client, AdLookup(CampaignStore(client).ad, 0), captured,
-                           clock, touchpoint_ttl=WINDOW + timedelta(days=1))
-    beacon.api.answer(http_request("POST", f"/v1/beacon/{kind}/{campaign.ad_ids[0]}", b'{"session_id": "s-edge"}', {}))
+    beacon = in_process_beacon(stack, clock, captured)
+    assert send(beacon, f"/v1/beacon/{kind}/{campaign.ad_ids[0]}", {"session_id": "s-edge"}).status == 202
     clock.now = touched_at + after
     body = order(campaign, ("SKU-E", 1, 5.0), session="s-edge", created_at=clock.now)
-    assert beacon.api.answer(http_request("POST", "/v1/beacon/conversion", json.dumps(body).encode(), {})).status == 202
+    assert send(beacon, "/v1/beacon/conversion", body).status == 202
     clock.now += timedelta(seconds=2)  # processed a little after the order
     attribution = AttributionService(client, CampaignStore(client), Window(WINDOW, timedelta(minutes=5)), clock)
     result = attribution.process(captured.messages[0])

@@ -3,55 +3,38 @@ identical beacons, and an expired key that TTL has not deleted yet."""
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from shared.platform.publisher import OutgoingMessage, PublishOutcome
+from shared.platform.publisher import PublishOutcome
 from shared.retail_media.beacon import BeaconService
-from shared.retail_media.campaigns import AdLookup, CampaignStore
 from shared.retail_media.dedup import COLLECTION, DedupStore, key_id
-from shared.retail_media.settings import BeaconSettings
-from tests.integration.beacon_support import counted, db, fresh_campaign, post_event
-from tests.support.http import http_request
+from tests.integration.beacon_support import (
+    MovableClock,
+    RecordingPublisher,
+    counted,
+    db,
+    fresh_campaign,
+    in_process_beacon,
+    post_event,
+)
+from tests.integration.beacon_support import send as send_to
 
 START = datetime(2026, 5, 4, 10, 0, tzinfo=timezone.utc)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.messages: list[OutgoingMessage] = []
-
-    def __call__(self, messages: list[OutgoingMessage]) -> list[PublishOutcome]:
-        self.messages.extend(messages)
-        return [PublishOutcome(message_id=str(len(self.messages)))] * len(messages)
-
-
 @pytest.fixture()
-def beacon(stack: dict[str, Any]) -> tuple[BeaconService, Clock, RecordingPublisher]:
+def beacon(stack: dict[str, Any]) -> tuple[BeaconService, MovableClock, RecordingPublisher]:
     """The beacon's code in this process, on the stack's Firestore, with a clock the test moves."""
-    clock, publisher, client = Clock(), RecordingPublisher(), db(stack)
-    settings = replace(BeaconSettings.from_env(), allowed_origins=frozenset())
-    service = BeaconService(settings, client, AdLookup(CampaignStore(client).ad, 0), publisher, clock,
-                            touchpoint_ttl=timedelta(days=15))
-    return service, clock, publisher
+    clock, publisher = MovableClock(START), RecordingPublisher()
+    return in_process_beacon(stack, clock, publisher), clock, publisher
 
 
 def send(service: BeaconService, kind: str, ad_id: str, body: dict) -> int:
-    answer = service.api.answer(http_request("POST", f"/v1/beacon/{kind}/{ad_id}", json.dumps(body).encode(), {"Content-Type": "application/json"}))
-    return answer.status
+    return send_to(service, f"/v1/beacon/{kind}/{ad_id}", body).status
 
 
 @pytest.mark.parametrize("kind,window", [("impression", timedelta(minutes=1)), ("view", timedelta(minutes=1)),
@@ -73,15 +56,23 @@ def test_window_edges(stack: dict[str, Any], beacon, kind: str, window: timedelt
     assert counted(stack, campaign.id, kind) == 2
 
 
-def test_identity_is_user_id_else_session_id(stack: dict[str, Any], beacon) -> None:
-    service, _, _ = beacon
+def test_a_duplicate_is_the_same_ad_seen_by_the_same_session_or_the_same_user(stack: dict[str, Any],
+                                                                              beacon) -> None:
+    service, clock, _ = beacon
     campaign = fresh_campaign(stack, "display")
     ad = campaign.ad_ids[0]
-    send(service, "impression", ad, {"session_id": "s-1", "user_id": "u-1"})
-    send(service, "impression", ad, {"session_id": "s-2", "user_id": "u-1"})  # same user, other session
-    send(service, "impression", ad, {"session_id": "s-1"})  # same session, anonymous: another identity
+    send(service, "impression", ad, {"session_id": "s-1"})  # an anonymous visitor: counted
+    send(service, "impression", ad, {"session_id": "s-1", "user_id": "u-1"})  # who logs in: same session
+    send(service, "impression", ad, {"session_id": "s-2", "user_id": "u-1"})  # the same user on a phone
     send(service, "impression", ad, {"session_id": "s-1", "user_id": None})
-    send(service, "impression", ad, {"session_id": "s-3"})
+    assert counted(stack, campaign.id, "impression") == 1
+    send(service, "impression", ad, {"session_id": "s-3", "user_id": "u-2"})  # someone else: counted
+    send(service, "impression", ad, {"session_id": "s-3"})  # their session, anonymous again
+    send(service, "impression", ad, {"session_id": "s-4", "user_id": "u-2"})  # their user
+    assert counted(stack, campaign.id, "impression") == 2
+    # The user linked by a duplicate shares the window of the impression that counted, no longer.
+    clock.now = START + timedelta(minutes=1)
+    send(service, "impression", ad, {"session_id": "s-5", "user_id": "u-1"})
     assert counted(stack, campaign.id, "impression") == 3
 
 
@@ -114,12 +105,12 @@ def test_an_expired_key_not_yet_deleted_is_taken_over(stack: dict[str, Any], bea
 def test_concurrent_takeovers_of_one_expired_key_count_once(stack: dict[str, Any]) -> None:
     client = db(stack)
     key = key_id("test", "takeover", datetime.now(timezone.utc).isoformat())
-    clock = Clock()
+    clock = MovableClock(START)
     store = DedupStore(client, clock)
-    assert store.claim(key, timedelta(seconds=1)).claimed
+    assert store.claim([key], timedelta(seconds=1)).claimed
     clock.now = START + timedelta(seconds=5)
     with ThreadPoolExecutor(6) as pool:
-        claims = list(pool.map(lambda _: store.claim(key, timedelta(seconds=1)).claimed, range(6)))
+        claims = list(pool.map(lambda _: store.claim([key], timedelta(seconds=1)).claimed, range(6)))
     assert claims.count(True) == 1
 
 
@@ -140,7 +131,7 @@ def test_a_conversion_resent_within_30_days_is_ignored_then_accepted_again(stack
             "items": [{"sku": "SKU-001", "quantity": 1, "price": 10, "promotional_price": 9}]}
 
     def post() -> int:
-        return service.api.answer(http_request("POST", "/v1/beacon/conversion", json.dumps(body).encode(), {})).status
+        return send_to(service, "/v1/beacon/conversion", body).status
 
     assert post() == 202
     clock.now = START + timedelta(days=30) - timedelta(seconds=1)
@@ -149,20 +140,18 @@ def test_a_conversion_resent_within_30_days_is_ignored_then_accepted_again(stack
     clock.now = START + timedelta(days=30)
     assert post() == 202
     assert len(publisher.messages) == 2
-    ids = [json.loads(m.data)["conversionId"] for m in publisher.messages]
+    ids = [m["conversionId"] for m in publisher.messages]
     assert ids[0] != ids[1]
 
 
 def test_a_conversion_that_could_not_be_queued_can_be_sent_again(stack: dict[str, Any], beacon) -> None:
     service, clock, publisher = beacon
-    failing = BeaconService(BeaconSettings.from_env(), db(stack), lambda _: None,
-                            lambda messages: [PublishOutcome(error="down")] * len(messages), clock,
-                            timedelta(days=15))
+    failing = in_process_beacon(stack, clock, lambda messages: [PublishOutcome(error="down")] * len(messages))
     body = {"channel": "app", "publisher_id": "p", "user_id": "u", "session_id": "s", "order_id": "o-retry-"
             + datetime.now(timezone.utc).isoformat(), "email_hashed": "0" * 64,
             "created_at": "2026-05-04T09:00:00Z",
             "items": [{"sku": "SKU-001", "quantity": 1, "price": 10, "promotional_price": 9}]}
-    answer = failing.api.answer(http_request("POST", "/v1/beacon/conversion", json.dumps(body).encode(), {}))
+    answer = send_to(failing, "/v1/beacon/conversion", body)
     assert answer.status == 503 and answer.body == {"messages": ["the conversion could not be queued; send it again"]}
-    assert service.api.answer(http_request("POST", "/v1/beacon/conversion", json.dumps(body).encode(), {})).status == 202
+    assert send_to(service, "/v1/beacon/conversion", body).status == 202
     assert len(publisher.messages) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -10,25 +10,24 @@ from typing import Any
 import pytest
 import requests
 
-from shared.platform.publisher import OutgoingMessage, PublishOutcome
 from shared.retail_media.attribution import AttributionService, Window
-from shared.retail_media.beacon import BeaconService
-from shared.retail_media.campaigns import AdLookup, CampaignStore
-from shared.retail_media.settings import BeaconSettings
-from tests.integration.beacon_support import db, fresh_campaign, order, post_event
-from tests.support.http import http_request
+from shared.retail_media.campaigns import CampaignStore
+from tests.conftest import poll
+from tests.integration.beacon_support import (
+    MovableClock,
+    RecordingPublisher,
+    db,
+    fresh_campaign,
+    in_process_beacon,
+    order,
+    post_conversion,
+    post_event,
+)
+from tests.integration.beacon_support import send as send_to
 from tools import admin
 
 DAY1 = datetime(2026, 2, 1, 23, 59, 59, tzinfo=timezone.utc)
 DAY2 = DAY1 + timedelta(seconds=1)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def get_report(stack: dict[str, Any], campaign_id: str, key: str | None = None, **params: str) -> requests.Response:
@@ -44,17 +43,11 @@ def history(stack: dict[str, Any]):
     campaign SKU."""
     client = db(stack)
     campaign = fresh_campaign(stack, "display", skus=("SKU-1", "SKU-2"))
-    clock, messages = Clock(DAY1), []
-
-    def publish(batch: list[OutgoingMessage]) -> list[PublishOutcome]:
-        messages.extend(json.loads(m.data) for m in batch)
-        return [PublishOutcome(message_id="1")] * len(batch)
-
-    beacon = BeaconService(BeaconSettings.from_env(), client, AdLookup(CampaignStore(client).ad, 0), publish,
-                           clock, touchpoint_ttl=timedelta(days=15))
+    clock, published = MovableClock(DAY1), RecordingPublisher()
+    beacon = in_process_beacon(stack, clock, published)
 
     def send(path: str, body: dict[str, Any]) -> None:
-        assert beacon.api.answer(http_request("POST", path, json.dumps(body).encode(), {})).status == 202
+        assert send_to(beacon, path, body).status == 202
     ad = f"/v1/beacon/{{}}/{campaign.ad_ids[0]}"
     send(ad.format("impression"), {"session_id": "s1"})
     send(ad.format("impression"), {"session_id": "s2"})
@@ -71,7 +64,7 @@ def history(stack: dict[str, Any]):
     clock.now = DAY2 + timedelta(minutes=1)
     window = Window(timedelta(days=14), timedelta(minutes=5))
     attribution = AttributionService(client, CampaignStore(client), window, clock)
-    for message in messages:
+    for message in published.messages:
         attribution.process(message)
     return campaign
 
@@ -122,6 +115,15 @@ def test_default_range_is_the_last_seven_days_with_live_beacons(stack: dict[str,
     assert len(report["days"]) == 7
     assert report["days"][-1]["date"] == datetime.now(timezone.utc).date().isoformat()
     assert report["totals"]["clicks"] == 1
+    # An order placed now is on today's line (one dated in the future is refused, never reported).
+    assert post_conversion(stack, order(campaign, ("SKU-001", 1, 12.5), session="s-live")).status_code == 202
+
+    def todays_line() -> dict[str, Any] | None:
+        day = get_report(stack, campaign.id).json()["days"][-1]
+        return day if day["conversions"] else None
+
+    today = poll(todays_line, what="the conversion on today's report")
+    assert (today["date"], today["attributed_revenue"]) == (datetime.now(timezone.utc).date().isoformat(), 12.5)
 
 
 def test_admin_cli_apply_list_report(stack: dict[str, Any], history, tmp_path: Path,
@@ -150,6 +152,22 @@ campaigns:
     assert admin.main(["campaigns", "report", history.id, "--from", "2026-02-01", "--to", "2026-02-02"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].split() == ["total", "3", "2", "1", "2", "21.30"]
+
+
+def test_admin_cli_warns_about_skus_two_campaigns_of_one_publisher_share(
+        stack: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    campaign_file = tmp_path / "overlap.yaml"
+    campaign_file.write_text(f"""
+campaigns:
+  - {{id: brand-a-{suffix}, publisher_id: pub-{suffix}, type: product, skus: [S1, S2], ad_ids: [ad-a-{suffix}]}}
+  - {{id: brand-b-{suffix}, publisher_id: pub-{suffix}, type: display, skus: [S2], ad_ids: [ad-b-{suffix}]}}
+  - {{id: brand-c-{suffix}, publisher_id: other-{suffix}, type: video, skus: [S1], ad_ids: [ad-c-{suffix}]}}
+""")
+    assert admin.main(["campaigns", "apply", "-f", str(campaign_file)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: publisher pub-{suffix}: SKU 'S2' is in campaigns brand-a-{suffix}, "
+                        f"brand-b-{suffix}; each sale of it is credited to the one the buyer touched last"]
 
 
 def test_admin_cli_refuses_an_invalid_file_and_an_ad_of_another_campaign(

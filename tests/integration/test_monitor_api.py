@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,7 +17,10 @@ import requests
 from google.cloud import firestore
 
 from shared.monitor import config as monitor_config
+from shared.monitor.errors import MonitorError
+from shared.monitor.operations import Writes
 from shared.monitor.store import USERS, UserStore
+from shared.monitor.users import new_track_id
 from tests.integration.ingest_support import TopicReader
 from tools.admin_commands.monitor import apply_file
 from tools.stack import free_port
@@ -231,6 +235,25 @@ def test_identify_for_another_authenticated_user_is_409_and_changes_nothing(moni
     assert answer.status_code == 409 and answer.json()["code"] == "AUTHENTICATED_USER_MISMATCH"
 
 
+def test_identify_409_also_when_the_tracked_user_is_another_than_the_authenticated_one(monitor, settings_store,
+                                                                                        users):
+    alice, bob = fid(), fid()
+    alice_id = monitor.create({"friendlyId": alice})
+    bob_id = monitor.create({"friendlyId": bob})
+    # The body names the authenticated user, but the trackId is Alice's: the spec's 409.
+    answer = monitor.identify(alice_id, bob, headers={"X-Authenticated-User": bob})
+    assert (answer.status_code, answer.json()["code"]) == (409, "AUTHENTICATED_USER_MISMATCH")
+    logged_in_as_carol = monitor.create(headers={"X-Authenticated-User": "carol-" + bob})
+    answer = monitor.identify(logged_in_as_carol, bob, headers={"X-Authenticated-User": bob})
+    assert (answer.status_code, answer.json()["code"]) == (409, "AUTHENTICATED_USER_MISMATCH")
+    # An anonymous visitor who logs in as Bob, and Bob himself, are fine.
+    visitor = monitor.create()
+    as_bob = {"X-Authenticated-User": bob}
+    assert monitor.identify(visitor, bob, headers=as_bob).json() == {"lum_user": {"trackId": bob_id}}
+    assert monitor.identify(bob_id, bob, headers=as_bob).json() == {"lum_user": {"trackId": bob_id}}
+    assert users.get(alice_id)["friendlyId"] == alice and "login" not in users.get(alice_id)
+
+
 def test_identify_problems(monitor, settings_store):
     assert monitor.identify("NoSuchUser0000000000000000000000", fid()).json()["code"] == "USER_NOT_FOUND"
     assert monitor.identify("bad%20id", fid()).status_code == 404
@@ -240,21 +263,28 @@ def test_identify_problems(monitor, settings_store):
     assert monitor.identify(track_id, "x" * 256).json()["code"] == "INVALID_FIELDS"
 
 
-def test_concurrent_creates_with_one_friendly_id_make_one_user(monitor, settings_store, stack):
-    friendly_id, answers = fid(), []
-    barrier = threading.Barrier(4)
+PARALLEL = 20
 
-    def create() -> None:
+
+def in_parallel(call: Any, arguments: list[Any]) -> list[Any]:
+    """``call(argument)`` for every argument at once (threads released together)."""
+    barrier = threading.Barrier(len(arguments))
+
+    def run(argument: Any) -> Any:
         barrier.wait()
-        answers.append(monitor.call("POST", "/v1/users", {"friendlyId": friendly_id}))
+        return call(argument)
 
-    threads = [threading.Thread(target=create) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
-    assert sorted(a.json()["created"] for a in answers) == [False, False, False, True]
+    with ThreadPoolExecutor(len(arguments)) as pool:
+        return list(pool.map(run, arguments))
+
+
+def test_concurrent_creates_with_one_friendly_id_make_one_user(monitor, settings_store, stack):
+    # Half to each of two instances, as a scaled-out function would receive them.
+    friendly_id, other_instance = fid(), Monitor(stack["functions"]["monitor"], monitor.key)
+    answers = in_parallel(lambda instance: instance.call("POST", "/v1/users", {"friendlyId": friendly_id}),
+                          [monitor, other_instance] * (PARALLEL // 2))
+    assert [a.status_code for a in answers] == [200] * PARALLEL, [a.text for a in answers if a.status_code != 200]
+    assert sorted(a.json()["created"] for a in answers) == [False] * (PARALLEL - 1) + [True]
     assert len({a.json()["lum_user"]["trackId"] for a in answers}) == 1
     stored = firestore.Client(project=stack["project_id"]).collection(USERS).where(
         filter=firestore.FieldFilter("friendlyId", "==", friendly_id)).get()
@@ -262,21 +292,41 @@ def test_concurrent_creates_with_one_friendly_id_make_one_user(monitor, settings
 
 
 def test_concurrent_identifies_with_one_friendly_id_end_in_one_user(monitor, settings_store, users):
-    friendly_id, results = fid(), []
-    anonymous = [monitor.create() for _ in range(2)]
-    barrier = threading.Barrier(2)
+    friendly_id = fid()
+    anonymous = [monitor.create() for _ in range(PARALLEL)]
+    answers = in_parallel(lambda track_id: monitor.identify(track_id, friendly_id), anonymous)
+    assert [a.status_code for a in answers] == [200] * PARALLEL, [a.text for a in answers if a.status_code != 200]
+    results = {a.json()["lum_user"]["trackId"] for a in answers}
+    assert len(results) == 1 and results <= set(anonymous)
+    assert {users.get(t)["trackId"] for t in anonymous} == results
 
-    def identify(track_id: str) -> None:
-        barrier.wait()
-        results.append(monitor.identify(track_id, friendly_id).json()["lum_user"]["trackId"])
 
-    threads = [threading.Thread(target=identify, args=(t,)) for t in anonymous]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(set(results)) == 1 and results[0] in anonymous
-    assert {users.get(t)["trackId"] for t in anonymous} == {results[0]}
+def test_one_visitor_identified_twenty_times_at_once_is_one_user(monitor, settings_store, users):
+    # A page that fires identify from every open tab when the visitor logs in.
+    friendly_id, visitor = fid(), monitor.create()
+    answers = in_parallel(lambda _: monitor.identify(visitor, friendly_id), [None] * PARALLEL)
+    assert [a.status_code for a in answers] == [200] * PARALLEL, [a.text for a in answers if a.status_code != 200]
+    assert {a.json()["lum_user"]["trackId"] for a in answers} == {visitor}
+    assert users.get(visitor)["friendlyId"] == friendly_id
+
+
+def test_a_user_that_keeps_changing_is_a_409_to_send_again_never_a_500(stack, users):
+    # Someone else changes the user between every read and write, longer than the store tries.
+    created = new_track_id()
+    track_id = UserStore(firestore.Client(project=stack["project_id"])).transact(
+        lambda reads: (Writes(create_users=[{"trackId": created}]), created))
+    patient = UserStore(firestore.Client(project=stack["project_id"]), contention_seconds=0.5)
+    reference = firestore.Client(project=stack["project_id"]).collection(USERS).document(track_id)
+
+    def plan_while_someone_writes(reads):
+        reference.update({"firstName": uuid.uuid4().hex})
+        return Writes(set_users=[{**reads.tracked, "lastName": "mine"}]), None
+
+    with pytest.raises(MonitorError) as refused:
+        patient.transact(plan_while_someone_writes, track_id=track_id)
+    assert (refused.value.status, refused.value.code, refused.value.parameters) == (
+        409, "CONCURRENT_UPDATE", {"retryable": True})
+    assert "lastName" not in users.get(track_id)
 
 
 # -- users: merge-patch, limits, types --------------------------------------------------------------
@@ -375,6 +425,37 @@ def test_requests_the_rules_exclude_are_403(monitor, settings_store, stack):
     assert monitor.patch(track_id, {"firstName": "A"}).status_code == 403
 
 
+def test_every_request_about_an_excluded_user_is_403(monitor, settings_store, stack, users):
+    # Users known before the rules: one with a test account's friendlyId, one merged into it,
+    # one whose login is a test account's.
+    tester = f"qa-{uuid.uuid4().hex[:8]}"
+    tester_id = monitor.create({"friendlyId": tester})
+    merged_id = monitor.create()
+    assert monitor.identify(merged_id, tester).json() == {"lum_user": {"trackId": tester_id}}
+    logged_in_id = monitor.create(headers={"X-Authenticated-User": f"qa-{uuid.uuid4().hex[:8]}"})
+    settings_store.put_privacy(monitor_config.Privacy(terms=(TERM,)))  # a consent is a valid request
+    apply_file("rules", EXAMPLES / "rules.yaml", firestore.Client(project=stack["project_id"]), out=lambda _: None)
+    before = users.get(tester_id)
+    for track_id in (tester_id, merged_id, logged_in_id):
+        for answer in (monitor.patch(track_id, {"firstName": "Q"}), monitor.event(track_id),
+                       monitor.consent(track_id), monitor.identify(track_id, fid())):
+            assert (answer.status_code, answer.json()["code"]) == (403, "NOT_MONITORED"), answer.request.url
+            assert "test accounts" in answer.json()["parameters"]["reason"]
+    assert users.get(tester_id) == before
+    # Others are monitored as before.
+    someone = monitor.create({"friendlyId": fid()})
+    assert monitor.patch(someone, {"firstName": "A"}).status_code == 204
+    assert monitor.event(someone).status_code == 200
+
+
+def test_an_inclusion_rule_on_friendly_id_includes_requests_about_that_user(monitor, settings_store):
+    vip_id, anonymous_id = monitor.create({"friendlyId": f"vip-{uuid.uuid4().hex[:8]}"}), monitor.create()
+    settings_store.put_rules(monitor_config.parse_rules({"include": [{"friendlyId": "^vip-"}]}))
+    assert monitor.patch(vip_id, {"firstName": "V"}).status_code == 204  # the request carries no friendlyId
+    assert monitor.event(vip_id).status_code == 200
+    assert monitor.patch(anonymous_id, {"firstName": "A"}).status_code == 403
+
+
 # -- event data -----------------------------------------------------------------------------------
 
 def test_event_data_problems(monitor, settings_store):
@@ -390,6 +471,37 @@ def test_event_data_problems(monitor, settings_store):
 
 
 # -- the error object -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"])
+def test_nan_and_infinity_are_not_json_and_are_refused(monitor, settings_store, users, number):
+    track_id = monitor.create()
+    headers = {"Authorization": f"Bearer {monitor.key}", "Content-Type": "application/json"}
+    bodies = [("POST", "/v1/users", '{"customAttributes": {"classes": %s}}' % number),
+              ("PATCH", f"/v1/users/{track_id}", '{"customAttributes": {"classes": %s}}' % number),
+              ("POST", "/v1/events/course.completed/data",
+               '{"lum_user": {"trackId": "%s"}, "courseId": "c", "score": %s}' % (track_id, number))]
+    for method, path, body in bodies:
+        content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
+        answer = requests.request(method, monitor.url + path, data=body.encode(), timeout=30,
+                                  headers={**headers, "Content-Type": content_type})
+        assert answer.status_code == 400, (path, answer.text)
+        error = answer.json()
+        assert (error["status"], error["code"]) == (400, "INVALID_JSON")
+        assert set(error) == {"status", "code", "message", "parameters", "flowId"}
+    assert users.get(track_id)["customAttributes"] == {}
+
+
+def test_an_integer_beyond_64_bits_is_read_as_javascript_reads_it(monitor, settings_store, users, reader):
+    # JSON.parse gives a double: so does the monitor, instead of failing to store it.
+    track_id = monitor.create()
+    headers = {"Authorization": f"Bearer {monitor.key}", "Content-Type": "application/merge-patch+json"}
+    answer = requests.patch(f"{monitor.url}/v1/users/{track_id}", timeout=30, headers=headers,
+                            data=b'{"customAttributes": {"classes": 123456789012345678901234567890}}')
+    assert answer.status_code == 204, answer.text
+    assert users.get(track_id)["customAttributes"] == {"classes": 1.2345678901234568e29}
+    event, _ = published(reader, monitor.event(track_id, score=2 ** 70))
+    assert event["data"]["fields"]["score"] == float(2 ** 70)
+
 
 def test_every_error_is_the_one_error_object(monitor, settings_store):
     flow_id = str(uuid.uuid4())

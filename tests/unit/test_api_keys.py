@@ -1,8 +1,15 @@
 from __future__ import annotations
 
-from shared.platform.api_keys import ApiKeyVerifier, hash_key, split_key
+from shared.platform.api_keys import (
+    ApiKeyVerifier,
+    Scope,
+    VerifiedKey,
+    hash_key,
+    split_key,
+)
 
 KEY = "fpk_abc123def456_s3cr3t-value"
+LEGACY_KEY = "fpk_old000000000_s3cr3t-value"
 
 
 class Clock:
@@ -53,3 +60,18 @@ def test_wrong_secret_unknown_id_and_malformed_keys_are_refused_and_not_cached()
     assert lookups == ["abc123def456", "unknown"]
     assert verifier.app_name("fpk_abc123def456_other") is None
     assert len(lookups) == 3
+
+
+def test_a_keys_scope_is_verified_with_it_and_a_key_without_one_reads_no_reports():
+    records = {"abc123def456": {"name": "retailer", "hash": hash_key(KEY), "revokedAt": None,
+                                "admin": False, "publishers": ["pub-a"]},
+               "old000000000": {"name": "legacy", "hash": hash_key(LEGACY_KEY), "revokedAt": None}}
+    verifier, _ = verifier_with(records, Clock())
+    retailer = verifier.verify(KEY)
+    assert retailer == VerifiedKey("retailer", Scope(publishers=("pub-a",)))
+    assert retailer.scope.may_read("pub-a") and not retailer.scope.may_read("pub-b")
+    legacy = verifier.verify(LEGACY_KEY)
+    assert legacy == VerifiedKey("legacy", Scope()) and not legacy.scope.may_read("pub-a")
+    assert verifier.app_name(LEGACY_KEY) == "legacy"  # ingest and monitor: as before scopes
+    assert Scope(admin=True).may_read("any-publisher")
+    assert Scope.from_document({"admin": "yes"}) == Scope()  # only a stored true makes an admin

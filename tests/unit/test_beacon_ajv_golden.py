@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from shared.retail_media.ajv_errors import AjvSchema, UnsupportedSchema, ajv_date_time
+from shared.retail_media.ajv_errors import (
+    AjvSchema,
+    UnsupportedSchema,
+    ajv_date_time,
+    date_time_milliseconds,
+)
 from shared.retail_media.beacon import schema
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -20,9 +25,11 @@ def golden_cases() -> list[tuple[str, str]]:
     return [(directory, path.stem) for directory in SCHEMA_OF for path in sorted((GOLDEN / directory).glob("*.json"))]
 
 
-def golden_input(directory: str, name: str) -> object:
+def golden_case(directory: str, name: str) -> dict:
+    """{name, body, schemaAdditions?}: schemaAdditions are the keywords the beacon adds for one
+    request (created_at's formatMaximum), added by golden.mjs the same way."""
     cases = json.loads((GOLDEN / "inputs" / f"{directory}.json").read_text(encoding="utf-8"))
-    return next(c["body"] for c in cases if c["name"] == name)
+    return next(c for c in cases if c["name"] == name)
 
 
 def test_every_input_has_its_golden_output() -> None:
@@ -36,7 +43,8 @@ def test_every_input_has_its_golden_output() -> None:
 def test_errors_equal_ajv_field_by_field(directory: str, name: str) -> None:
     golden = json.loads((GOLDEN / directory / f"{name}.json").read_text(encoding="utf-8"))
     assert golden["schema"] == f"shared/retail_media/schemas/{SCHEMA_OF[directory]}.json"
-    got = schema(SCHEMA_OF[directory]).errors(golden_input(directory, name))
+    case = golden_case(directory, name)
+    got = schema(SCHEMA_OF[directory]).errors(case["body"], case.get("schemaAdditions"))
     assert len(got) == len(golden["errors"]), [e["message"] for e in got]
     for index, (ours, ajv) in enumerate(zip(got, golden["errors"])):
         for field in AJV_FIELDS:
@@ -91,3 +99,31 @@ def test_a_keyword_without_an_ajv_conversion_is_refused_when_loading() -> None:
 ])
 def test_date_time_is_ajv_formats_full_check(value: str, valid: bool) -> None:
     assert ajv_date_time(value) is valid
+
+
+@pytest.mark.parametrize("value,milliseconds", [
+    ("1970-01-01T00:00:01Z", 1000),
+    ("1970-01-01T00:00:00.9999Z", 999),  # JavaScript's Date keeps milliseconds
+    ("1970-01-01 01:00:00+0100", 0),
+    ("1970-01-01t00:00:00-00:30", 1_800_000),
+    ("1970-01-01T00:00:00+01", None),  # NaN in JavaScript: ajv-formats does not compare
+    ("1970-01-01T00:00:59.5Z", 59_500),
+    ("1970-01-01T00:00:60Z", 59_999),  # NaN in JavaScript; here the minute's last millisecond
+])
+def test_date_time_milliseconds_as_javascript_dates(value: str, milliseconds: int | None) -> None:
+    assert date_time_milliseconds(value) == milliseconds
+
+
+def test_a_future_leap_second_is_refused_unlike_ajv_formats() -> None:
+    # Deliberate: JavaScript cannot parse 23:59:60, so ajv-formats would accept this date.
+    bound = AjvSchema({"type": "string", "format": "date-time"})
+    errors = bound.errors("2099-12-31T23:59:60Z", {"": {"formatMaximum": "2026-01-01T00:00:00.000Z"}})
+    assert [(e["keyword"], e["message"]) for e in errors] == [
+        ("formatMaximum", "should be <= 2026-01-01T00:00:00.000Z")]
+
+
+def test_only_known_keywords_can_be_added_for_one_validation() -> None:
+    with pytest.raises(UnsupportedSchema, match="minimum"):
+        AjvSchema({"type": "number"}).errors(1, {"": {"minimum": 2}})
+    with pytest.raises(UnsupportedSchema, match="formatMaximum needs format date-time"):
+        AjvSchema({"type": "string"}).errors("x", {"": {"formatMaximum": "2026-01-01T00:00:00Z"}})

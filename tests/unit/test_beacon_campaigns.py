@@ -10,8 +10,10 @@ import yaml
 from shared.retail_media.campaigns import (
     Ad,
     AdLookup,
+    Campaign,
     CampaignFileError,
     parse_campaigns,
+    shared_skus,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "campaigns" / "demo.yaml"
@@ -50,6 +52,14 @@ def test_every_problem_is_listed_at_once() -> None:
     assert str(error.value).count("\n  - ") == 3
 
 
+def test_skus_shared_by_campaigns_of_one_publisher_are_listed() -> None:
+    a = Campaign("a", "p1", "product", ("S1", "S2"), ("ad-a",))
+    b = Campaign("b", "p1", "display", ("S2", "S3"), ("ad-b",))
+    other_publisher = Campaign("c", "p2", "video", ("S1", "S2"), ("ad-c",))
+    assert shared_skus([b, other_publisher, a]) == [("p1", "S2", ["a", "b"])]
+    assert shared_skus(parse_campaigns(yaml.safe_load(EXAMPLE.read_text()))) == []
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 0.0
@@ -58,21 +68,41 @@ class FakeClock:
         return self.now
 
 
-def test_ad_lookup_trusts_an_answer_for_its_ttl_then_asks_again() -> None:
+def test_ad_lookup_trusts_a_found_ad_for_its_ttl_then_asks_again() -> None:
     loads: list[str] = []
     ad = Ad("a1", "c1", "product", "p1")
     clock = FakeClock()
-    lookup = AdLookup(lambda ad_id: loads.append(ad_id) or (ad if ad_id == "a1" else None), 30, clock=clock)
-    assert lookup("a1") == ad and lookup("a1") == ad and lookup("zz") is None and lookup("zz") is None
-    assert loads == ["a1", "zz"]
+    lookup = AdLookup(lambda ad_id: loads.append(ad_id) or ad, 30, clock=clock)
+    assert lookup("a1") == ad and lookup("a1") == ad
+    assert loads == ["a1"]
     clock.now = 30.0
     lookup("a1")
-    assert loads == ["a1", "zz", "a1"]
+    assert loads == ["a1", "a1"]
+
+
+def test_ad_lookup_never_caches_a_miss() -> None:
+    # campaigns apply creates the ad after a beacon asked for it: the next beacon must find it.
+    registry: dict[str, Ad] = {}
+    lookup = AdLookup(registry.get, 30, clock=FakeClock())
+    assert lookup("new-ad") is None
+    registry["new-ad"] = Ad("new-ad", "c1", "display", "p1")
+    assert lookup("new-ad") == registry["new-ad"]
+
+
+def test_ad_lookup_forgets_an_ad_found_missing_after_its_ttl() -> None:
+    registry = {"a1": Ad("a1", "c1", "product", "p1")}
+    clock = FakeClock()
+    lookup = AdLookup(registry.get, 30, clock=clock)
+    assert lookup("a1") is not None
+    del registry["a1"]
+    clock.now = 30.0
+    assert lookup("a1") is None and lookup("a1") is None
 
 
 def test_ad_lookup_is_bounded_and_never_loads_an_impossible_id() -> None:
     loads: list[str] = []
-    lookup = AdLookup(lambda ad_id: loads.append(ad_id) or None, 30, max_entries=2, clock=FakeClock())
+    lookup = AdLookup(lambda ad_id: loads.append(ad_id) or Ad(ad_id, "c", "product", "p"), 30, max_entries=2,
+                      clock=FakeClock())
     for ad_id in ("a", "b", "c", "a"):
         lookup(ad_id)
     assert loads == ["a", "b", "c", "a"]  # "a" was evicted by "c"

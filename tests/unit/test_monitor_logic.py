@@ -217,16 +217,27 @@ def test_track_ids_are_32_url_safe_random_characters():
 # -- monitoring rules -------------------------------------------------------------------------------
 
 def facts(**overrides) -> RequestFacts:
-    return RequestFacts(**{"app": "shop", "user_agent": "Mozilla/5.0", "client_ip": "203.0.113.9",
-                           "friendly_id": None, **overrides})
+    return RequestFacts(**{"app": "shop", "user_agent": "Mozilla/5.0", "client_ip": "203.0.113.9", **overrides})
 
 
 def test_exclusion_rules_of_the_example():
     rules = monitor_config.parse_rules(example("rules.yaml", "rules"))
     assert rules.excluding(facts()) is None
     assert "crawlers" in rules.excluding(facts(user_agent="Googlebot/2.1"))
-    assert "test accounts" in rules.excluding(facts(friendly_id="qa-7"))
-    assert rules.excluding(facts(friendly_id="ann")) is None
+    assert "test accounts" in rules.excluding(facts(identifiers=("qa-7",)))
+    assert rules.excluding(facts(identifiers=("ann",))) is None
+
+
+def test_a_friendly_id_rule_checks_the_stored_users_friendly_id_and_login_too():
+    rules = monitor_config.parse_rules(example("rules.yaml", "rules"))
+    # PATCH /v1/users/{trackId} carries no friendlyId: the user it concerns has one.
+    assert "test accounts" in rules.excluding(facts().with_users({"trackId": "t", "friendlyId": "qa-7"}))
+    assert "test accounts" in rules.excluding(facts().with_users(None, {"trackId": "t", "login": "qa-8"}))
+    assert rules.excluding(facts(identifiers=("ann",)).with_users({"trackId": "t", "friendlyId": "bob"})) is None
+    vip_only = MonitoringRules.from_dict({"include": [{"friendlyId": "^vip-"}]})
+    assert vip_only.excluding(facts()) == "no inclusion rule matches"
+    assert vip_only.excluded(facts()) is None  # the inclusion may still match through the user
+    assert vip_only.excluding(facts().with_users({"trackId": "t", "friendlyId": "vip-1"})) is None
 
 
 def test_inclusion_rules_and_conditions_that_must_all_match():

@@ -5,7 +5,9 @@
     campaigns report <campaign id> [--from YYYY-MM-DD] [--to YYYY-MM-DD]
 
 ``apply`` validates the whole file first and writes nothing if anything is wrong; an ad a
-campaign no longer lists is removed. The beacon sees changes within CAMPAIGN_CACHE_SECONDS (30 s).
+campaign no longer lists is removed. It warns about SKUs that campaigns of one publisher share
+(each sale of such a SKU is credited to one of them only: the one the buyer touched last). The
+beacon sees a new ad at once, a changed or removed one within CAMPAIGN_CACHE_SECONDS (30 s).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from shared.retail_media.campaigns import (
     CampaignFileError,
     CampaignStore,
     parse_campaigns,
+    shared_skus,
 )
 from shared.retail_media.reports import CampaignReports, report_json
 from shared.retail_media.reports_api import DEFAULT_DAYS
@@ -45,8 +48,10 @@ def register(groups: argparse._SubParsersAction) -> None:
     report.set_defaults(run=_report)
 
 
-def apply_file(path: Path, db: firestore.Client, out: Callable[[str], None] = print) -> list[Campaign]:
-    """Validate every campaign of ``path``, then register them; raises CampaignFileError."""
+def apply_file(path: Path, db: firestore.Client, out: Callable[[str], None] = print,
+               warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr)) -> list[Campaign]:
+    """Validate every campaign of ``path``, then register them; raises CampaignFileError. Warns
+    about each SKU that one of them shares with another campaign of its publisher."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -58,6 +63,11 @@ def apply_file(path: Path, db: firestore.Client, out: Callable[[str], None] = pr
         out(f"applied {campaign.id} ({campaign.type}, publisher {campaign.publisher_id}): "
             f"{len(campaign.ad_ids)} ads, {len(campaign.skus)} SKUs"
             + (f"; removed ads {', '.join(removed)}" if removed else ""))
+    applied = {c.id for c in campaigns}
+    for publisher_id, sku, campaign_ids in shared_skus(store.list()):
+        if applied & set(campaign_ids):
+            warn(f"warning: publisher {publisher_id}: SKU {sku!r} is in campaigns {', '.join(campaign_ids)}; "
+                 "each sale of it is credited to the one the buyer touched last")
     return campaigns
 
 

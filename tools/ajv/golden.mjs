@@ -5,8 +5,11 @@
 // For each schema in SCHEMAS, reads the named cases in tests/golden/inputs/<dir>.json and
 // writes tests/golden/<dir>/<case>.json = {name, schema, ajv, valid, errors}. The Ajv
 // instance is configured as the beacon claims to behave: Ajv's defaults (draft-07, strict)
-// plus allErrors, with ajv-formats' full formats. tests/unit/test_ajv_golden.py compares
-// the Python validator's output with these files field by field.
+// plus allErrors, with ajv-formats' full formats. A case may carry `schemaAdditions`
+// ({"/properties/created_at": {"formatMaximum": "..."}}): keywords added at those schema
+// pointers for that case only, as the beacon adds created_at's bound for each request.
+// tests/unit/test_beacon_ajv_golden.py compares the Python validator's output with these
+// files field by field.
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -25,21 +28,32 @@ for (const [dir, schemaPath] of Object.entries(SCHEMAS)) {
   // One Ajv instance per schema: the same schema compiled once, as the beacon does.
   const ajv = new Ajv({ allErrors: true });
   addFormats(ajv);
-  const validate = ajv.compile(readJson(schemaPath));
+  const schema = readJson(schemaPath);
+  const validate = ajv.compile(schema);
   const cases = readJson(`tests/golden/inputs/${dir}.json`);
   const outDir = join(root, "tests", "golden", dir);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   const seen = new Set();
-  for (const { name, body } of cases) {
+  for (const { name, body, schemaAdditions } of cases) {
     if (!/^[a-z0-9_]+$/.test(name) || seen.has(name)) throw new Error(`bad or repeated case name ${name}`);
     seen.add(name);
-    const valid = validate(body);
-    const errors = valid ? [] : validate.errors;
+    const check = schemaAdditions ? ajv.compile(withAdditions(schema, schemaAdditions)) : validate;
+    const valid = check(body);
+    const errors = valid ? [] : check.errors;
     const golden = { name, schema: schemaPath, ajv: ajvVersion(), valid, errors };
     writeFileSync(join(outDir, `${name}.json`), JSON.stringify(golden, null, 2) + "\n");
   }
   console.log(`${dir}: ${cases.length} cases written to ${outDir}`);
+}
+
+function withAdditions(schema, additions) {
+  const copy = structuredClone(schema);
+  for (const [pointer, keywords] of Object.entries(additions)) {
+    const node = pointer.split("/").slice(1).reduce((parent, token) => parent[token], copy);
+    Object.assign(node, keywords);
+  }
+  return copy;
 }
 
 function ajvVersion() {
