@@ -43,9 +43,9 @@ variable "function_memory" {
 }
 
 variable "function_timeout_seconds" {
-  description = "Request timeout per function, by function name; functions not listed get \"default\"."
+  description = "Request timeout per function, by function name; functions not listed get \"default\". forward_redrive looks for due retries for REDRIVE_RUN_SECONDS (45) and then waits for its attempts (a webhook waits 30 s at most)."
   type        = map(number)
-  default     = { default = 60 }
+  default     = { default = 60, forward_redrive = 120 }
 
   validation {
     condition     = alltrue([for t in values(var.function_timeout_seconds) : t >= 1 && t <= 3600])
