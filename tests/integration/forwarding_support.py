@@ -24,7 +24,7 @@ from shared.forwarding.destinations.gcs import object_name
 from shared.forwarding.message import ForwardedEvent, PubSubMessage
 from tests.conftest import TEST_FUNCTION_ENV, fresh_event, poll
 from tools import admin
-from tools.admin_commands.deadletters import DeadLetter, holds
+from tools.admin_commands.deadletters import DeadLetter, hold_subscriptions
 from tools.forwarding_local import DEMO_COLLECTION, DEMO_PREFIX, apply_local_partner, create_bucket, local_partner
 
 TEST_BUCKET = "fpass-test-events"
@@ -145,7 +145,7 @@ def admin_cli(local_stack, capsys, *argv: str) -> tuple[int, str]:
 def dead_letters(partner: str, function: str | None = None) -> list[DeadLetter]:
     """The partner's dead letters, read and released (they stay where they are)."""
     found = []
-    for hold in holds(function):
+    for hold in hold_subscriptions(function):
         try:
             found += [letter for letter in hold.pull_all() if letter.partner == partner]
         finally:

@@ -176,7 +176,7 @@ class HoldSubscription:
         self._leased.clear()
 
 
-def holds(function: str | None = None) -> list[HoldSubscription]:
+def hold_subscriptions(function: str | None = None) -> list[HoldSubscription]:
     subscriber = pubsub_v1.SubscriberClient()
     project = project_id()
     return [HoldSubscription(subscriber, project, spec) for spec in topology.load().subscriptions
@@ -191,7 +191,7 @@ def _list(args: argparse.Namespace) -> int:
     wanted = chosen(args.partner, {args.reason} if args.reason else None)
     count = 0
     print(f"{'FUNCTION':<16} {'EVENT ID':<36} {'PARTNER':<20} {'TARGET':<16} {'DEAD-LETTERED AT':<32} REASON")
-    for hold in holds(args.function):
+    for hold in hold_subscriptions(args.function):
         try:
             for letter in hold.pull_all():
                 if wanted(letter):
@@ -218,7 +218,7 @@ def replay(*, function: str | None, partner: str | None, reasons: set[str] | Non
     log = DeliveryLog(firestore_client(), keep_days=30)
     publishers: dict[str, EventPublisher] = {}
     replayed = conflicts_left = 0
-    for hold in holds(function):
+    for hold in hold_subscriptions(function):
         publisher = publishers.setdefault(hold.source_topic, EventPublisher(project, hold.source_topic, 10.0))
         try:
             for letter in hold.pull_all():
