@@ -98,12 +98,16 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    figures = run(args.requests, args.concurrency, args.batch_size)
+    report(run(args.requests, args.concurrency, args.batch_size), args.json)
+    return 0
+
+
+def report(figures: dict, json_file: Path | None) -> None:
+    """Print the figures as a table, and write them to ``json_file`` when given."""
     for name, value in figures.items():
         print(f"{name:<34} {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0
+    if json_file:
+        json_file.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from google.cloud import firestore
 
 from shared.events.message import encode_event
 from shared.forwarding.delivery_log import DeliveryLog
-from tools.bench import _percentile
+from tools.bench import _percentile, report
 from tools.forwarding_local import apply_local_partner, local_partner
 from tools.stack import DEFAULT_STATE_DIR, LocalStack
 
@@ -167,11 +167,7 @@ def main() -> int:
     parser.add_argument("--drain-limit", type=float, default=120.0, help="longest wait for the drain, seconds")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    figures = run(args.baseline, args.outage, args.interval, args.failing_rate, args.drain_limit)
-    for name, value in figures.items():
-        print(f"{name:<34} {value}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    report(run(args.baseline, args.outage, args.interval, args.failing_rate, args.drain_limit), args.json)
     return 0
 
 

@@ -16,6 +16,7 @@ from shared.forwarding.message import content_hash, fresh_event_id
 from tests.conftest import poll, spec_example
 from tests.integration.forwarding_support import (  # noqa: F401 - clients and partner are fixtures
     DESTINATIONS,
+    PartnerUnderTest,
     admin_cli,
     clients,
     dead_letters,
@@ -168,12 +169,18 @@ def held_for(letters, event_id: str) -> str:
     return letter.reason
 
 
-def test_a_disabled_partner_s_events_are_held_and_enabling_it_delivers_them(stack, local_stack, clients, capsys):
+def partner_with_a_pending_retry(stack, clients) -> tuple[PartnerUnderTest, dict]:
+    """A partner (a webhook only) whose endpoint is down, and an event waiting for its retry."""
     partner = register(stack, kinds=("webhook",))
     partner.fail_next(1000)
-    retried = partner.event()
-    ingest(stack, retried)
-    wait_status(clients, f"{retried['eventId']}:demo-webhook", "retrying")
+    pending = partner.event()
+    ingest(stack, pending)
+    wait_status(clients, f"{pending['eventId']}:demo-webhook", "retrying")
+    return partner, pending
+
+
+def test_a_disabled_partner_s_events_are_held_and_enabling_it_delivers_them(stack, local_stack, clients, capsys):
+    partner, retried = partner_with_a_pending_retry(stack, clients)
 
     code, out = admin_cli(local_stack, capsys, "partners", "disable", partner.whitelabel)
     assert code == 0 and "held (partner_disabled)" in out
@@ -196,11 +203,7 @@ def test_a_disabled_partner_s_events_are_held_and_enabling_it_delivers_them(stac
 
 
 def test_a_deleted_partner_s_pending_and_new_events_are_held(stack, local_stack, clients, capsys):
-    partner = register(stack, kinds=("webhook",))
-    partner.fail_next(1000)
-    pending = partner.event()
-    ingest(stack, pending)
-    wait_status(clients, f"{pending['eventId']}:demo-webhook", "retrying")
+    partner, pending = partner_with_a_pending_retry(stack, clients)
 
     code, out = admin_cli(local_stack, capsys, "partners", "delete", partner.whitelabel)
     assert code == 0 and "held (partner_deleted)" in out

@@ -50,17 +50,13 @@ def register(groups: argparse._SubParsersAction) -> None:
     show.add_argument("whitelabel")
     show.set_defaults(run=_show)
 
-    disable = commands.add_parser("disable", help="pause a partner: its events are held until it is enabled")
-    disable.add_argument("whitelabel")
-    disable.set_defaults(run=_disable)
-
-    enable = commands.add_parser("enable", help="enable a partner and deliver what was held while it was disabled")
-    enable.add_argument("whitelabel")
-    enable.set_defaults(run=_enable)
-
-    delete = commands.add_parser("delete", help="delete a partner: its undelivered events are held")
-    delete.add_argument("whitelabel")
-    delete.set_defaults(run=_delete)
+    for name, summary, run in (
+            ("disable", "pause a partner: its events are held until it is enabled", _disable),
+            ("enable", "enable a partner and deliver what was held while it was disabled", _enable),
+            ("delete", "delete a partner: its undelivered events are held", _delete)):
+        change = commands.add_parser(name, help=summary)
+        change.add_argument("whitelabel")
+        change.set_defaults(run=run)
 
 
 def partner_entries(document: Any) -> list[Any]:
