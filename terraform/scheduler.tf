@@ -1,5 +1,5 @@
 # Scheduled functions (topology.yaml: an HTTP function with `schedule`), e.g. forward_redrive,
-# which publishes the retries of failed deliveries when they are due. Cloud Scheduler calls each
+# which makes the retries of failed deliveries when they are due. Cloud Scheduler calls each
 # with an OIDC token of its own service account, the only principal allowed to invoke it.
 
 resource "google_service_account" "scheduler" {

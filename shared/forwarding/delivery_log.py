@@ -13,7 +13,7 @@ Firestore ``deliveries/{eventId}:{destinationId}`` is one event at one destinati
   ``lastAttemptAt``, ``deliveredAt``, ``deadLetteredAt``, ``expireAt`` (DELIVERY_LOG_DAYS; a TTL
   policy deletes it lazily, so an entry past its expireAt counts as absent);
 - while the delivery is not final: ``nextAttemptAt``, ``event`` (the event's bytes,
-  zlib-compressed) and ``attributes``, so the re-driver can publish the retry without Pub/Sub
+  zlib-compressed) and ``attributes``, so the re-driver can make the retry without Pub/Sub
   keeping the message: a forwarder acknowledges a failed delivery once this is written.
 
 ``deliveries/{eventId}`` (no destination) records which content owns the eventId: the first
@@ -87,7 +87,7 @@ class Attempt:
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """What the re-driver needs to publish a retry: the event's bytes and attributes."""
+    """What the re-driver needs to make a retry: the event's bytes and attributes."""
 
     data: bytes
     attributes: Mapping[str, str]

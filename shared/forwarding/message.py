@@ -3,8 +3,8 @@
 functions-framework turns a raw Pub/Sub push body into a CloudEvent whose data is
 ``{"message": {"data": <base64>, "attributes": {...}, "messageId": ..., "publishTime": ...}}``.
 The message data is the event as UTF-8 JSON, forwarded byte for byte; the attributes carry
-eventId, eventType, whitelabel and flowId (see README, "Publishing"), and, on messages the
-platform republishes itself, the routing attributes below.
+eventId, eventType, whitelabel and flowId (see README, "Publishing"), and, on an operator's replay
+or a retry the re-driver makes, the routing attributes below.
 """
 
 from __future__ import annotations
