@@ -69,6 +69,7 @@ package: check-system-package $(INSTALLED)
 
 bench: check-system-bench $(INSTALLED)
 	$(PY) -m tools.bench
+	$(PY) -m tools.bench_forwarding
 
 # The deployed runtime is python312: build a 3.12 venv, run the unit tests and import every
 # packaged function with it. PYTHON312 defaults to pyenv's 3.12 when present.

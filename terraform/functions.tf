@@ -28,8 +28,9 @@ module "http_function" {
   for_each = local.http_functions
 
   function = local.function_inputs[each.key]
-  # Called from outside Google Cloud (platform apps, browsers, external systems).
-  ingress = "ALLOW_ALL"
+  # Called from outside Google Cloud (platform apps, browsers, external systems); a scheduled
+  # function only by Cloud Scheduler, whose requests count as internal.
+  ingress = contains(keys(local.scheduled_functions), each.key) ? "ALLOW_INTERNAL_ONLY" : "ALLOW_ALL"
   # The publishing functions come after every push subscription (and its grants) exists, so
   # nothing they publish during the first apply finds a topic without its consumers.
   depends_on = [google_project_service.required, module.pushed_function, google_project_iam_member.builder]

@@ -15,6 +15,13 @@ resource "google_pubsub_topic_iam_member" "function_publishes" {
   member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
+resource "google_pubsub_topic_iam_member" "function_publishes_dead_letters_of" {
+  for_each = local.dead_letter_grants
+  topic    = module.pushed_function[each.value.of].dead_letter_topic
+  role     = "roles/pubsub.publisher"
+  member   = "serviceAccount:${google_service_account.function[each.value.function].email}"
+}
+
 # Firestore has no per-collection IAM: datastore.user is the narrowest role that reads and writes.
 resource "google_project_iam_member" "function_firestore" {
   for_each = local.firestore_users

@@ -43,9 +43,9 @@ variable "function_memory" {
 }
 
 variable "function_timeout_seconds" {
-  description = "Request timeout per function, by function name; functions not listed get \"default\"."
+  description = "Request timeout per function, by function name; functions not listed get \"default\". forward_redrive looks for due retries for REDRIVE_RUN_SECONDS (45) and then waits for its attempts (a webhook waits 30 s at most)."
   type        = map(number)
-  default     = { default = 60 }
+  default     = { default = 60, forward_redrive = 120 }
 
   validation {
     condition     = alltrue([for t in values(var.function_timeout_seconds) : t >= 1 && t <= 3600])
@@ -192,9 +192,9 @@ variable "alert_error_ratio" {
 }
 
 variable "alert_latency_p99_ms" {
-  description = "A function's 99th percentile request latency over 5 minutes, in milliseconds, above which its alert fires, by function name or \"default\". Forwarders wait for their partners (webhooks up to 30 s, MongoDB server selection 5 s, Cloud Storage 10 s), hence their higher defaults."
+  description = "A function's 99th percentile request latency over 5 minutes, in milliseconds, above which its alert fires, by function name or \"default\". Forwarders wait for their partners (webhooks up to 30 s, MongoDB server selection 5 s, Cloud Storage 10 s), and one forward_redrive run lasts REDRIVE_RUN_SECONDS (45 s) plus its attempts, hence their higher defaults."
   type        = map(number)
-  default     = { default = 5000, forward_webhook = 35000, forward_mongodb = 15000, forward_gcs = 15000 }
+  default     = { default = 5000, forward_webhook = 35000, forward_mongodb = 15000, forward_gcs = 15000, forward_redrive = 115000 }
 
   validation {
     condition     = contains(keys(var.alert_latency_p99_ms), "default") && alltrue([for ms in values(var.alert_latency_p99_ms) : ms > 0])

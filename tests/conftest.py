@@ -17,8 +17,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples" / "events"
 
 # Settings of the functions under test: key revocation visible within 1 s, Pub/Sub deadline 2 s,
-# partner configuration changes visible to the forwarders within 1 s.
-TEST_FUNCTION_ENV = {"API_KEY_CACHE_SECONDS": "1", "PUBLISH_TIMEOUT_SECONDS": "2", "PARTNER_CACHE_SECONDS": "1"}
+# partner configuration changes visible to the forwarders within 1 s; forwarding retries after
+# 0.5-2 s, 5 attempts, a destination's circuit open 1 s after 3 failures, a lost attempt re-driven
+# after 15 s.
+TEST_FUNCTION_ENV = {"API_KEY_CACHE_SECONDS": "1", "PUBLISH_TIMEOUT_SECONDS": "2", "PARTNER_CACHE_SECONDS": "1",
+                     "FORWARD_MIN_BACKOFF_SECONDS": "0.5", "FORWARD_MAX_BACKOFF_SECONDS": "2",
+                     "FORWARD_MAX_ATTEMPTS": "5", "FORWARD_CIRCUIT_OPEN_SECONDS": "1",
+                     "FORWARD_REDRIVE_LEASE_SECONDS": "15"}
 TEST_PUSH_OVERRIDES = {"min_backoff_seconds": 1, "max_backoff_seconds": 2}
 
 

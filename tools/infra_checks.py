@@ -92,6 +92,11 @@ def check_function_grants_name_known_topics(root: Path) -> list[str]:
                 problems.append(f"function {name!r} publishes to {topic!r}, which is not a topic of topology.yaml")
         if spec.get("trigger") == "topic" and spec.get("topic") not in topics:
             problems.append(f"function {name!r} is triggered by {spec.get('topic')!r}, which is not a topic of topology.yaml")
+        pushed = {n for n, f in (topology.get("functions") or {}).items() if f.get("trigger") == "topic"}
+        for other in spec.get("dead_letters_of") or []:
+            if other not in pushed:
+                problems.append(f"function {name!r} publishes the dead letters of {other!r}, which is not a "
+                                "topic-triggered function (it has no dead-letter topic)")
     return problems
 
 
@@ -179,6 +184,26 @@ def check_only_beacon_is_public(root: Path) -> list[str]:
         if block.body.get("member") in PUBLIC_MEMBERS or any(m in PUBLIC_MEMBERS for m in block.body.get("members", [])):
             if "local.public_functions" not in _for_each(block):
                 problems.append(f"{block.kind}.{block.name} grants public access outside local.public_functions")
+    return problems
+
+
+def check_scheduled_functions_have_jobs(root: Path) -> list[str]:
+    """Each function with a `schedule` in topology.yaml gets a Cloud Scheduler job over
+    local.scheduled_functions, calling its path with an OIDC token."""
+    scheduled = {n for n, f in (_topology(root).get("functions") or {}).items() if f.get("schedule")}
+    if not scheduled:
+        return []
+    jobs = [b for b in terraform_blocks(root) if b.kind == "google_cloud_scheduler_job"
+            and "local.scheduled_functions" in _for_each(b)]
+    if not jobs:
+        return [f"no google_cloud_scheduler_job for each of local.scheduled_functions ({', '.join(sorted(scheduled))})"]
+    problems = []
+    for job in jobs:
+        target = (job.body.get("http_target") or [{}])[0]
+        if "schedule.path" not in str(target.get("uri", "")):
+            problems.append(f"scheduler job {job.name} does not call the schedule's path")
+        if not target.get("oidc_token"):
+            problems.append(f"scheduler job {job.name} calls without an OIDC token")
     return problems
 
 
@@ -350,6 +375,7 @@ CHECKS = [
     check_push_subscriptions_have_policies,
     check_ttl_policies,
     check_only_beacon_is_public,
+    check_scheduled_functions_have_jobs,
     check_no_primitive_roles,
     check_local_stack_matches_terraform,
     check_identities_wait_for_apis,

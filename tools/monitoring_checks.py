@@ -393,16 +393,19 @@ ALWAYS_LOGGED = {"message"}
 
 def logged_lines(root: Path) -> dict[str, list[set[str]]]:
     """Each message logged in shared/ with a literal, and the fields of each call that logs it
-    (the keys of its `extra`, a dict literal or a dict built in the same function)."""
+    (the keys of its `extra`: a dict literal, a dict built in the same function, or one returned
+    by a helper of the same module, such as a method building the fields every line shares)."""
     found: dict[str, list[set[str]]] = {}
     for path in sorted((root / "shared").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for function in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+        functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        helpers = {f.name: f for f in functions}
+        for function in functions:
             for call in ast.walk(function):
                 if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
                         and call.func.attr in LOG_METHODS and call.args):
                     continue
-                fields = _extra_fields(call, function)
+                fields = _extra_fields(call, function, helpers)
                 # logger.log(level, message, ...) names its level first.
                 message_arg = call.args[1] if call.func.attr == "log" and len(call.args) > 1 else call.args[0]
                 for message in _literal_messages(message_arg):
@@ -418,21 +421,34 @@ def _literal_messages(node: ast.expr) -> list[str]:
     return []
 
 
-def _dict_keys(node: ast.expr | None) -> set[str]:
+Helpers = dict[str, "ast.FunctionDef | ast.AsyncFunctionDef"]
+
+
+def _dict_keys(node: ast.expr | None, function: ast.AST, helpers: Helpers) -> set[str]:
     if isinstance(node, ast.Dict):
-        return {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict":
-        return {k.arg for k in node.keywords if k.arg}
+        keys = {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+        # {**fields, ...}: the keys of the unpacked dict too.
+        return keys.union(*(_dict_keys(v, function, helpers) for k, v in zip(node.keys, node.values) if k is None))
+    if isinstance(node, ast.Name):
+        built = [n.value for n in ast.walk(function) if isinstance(n, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]
+        return set().union(*(_dict_keys(value, function, helpers) for value in built))
+    if isinstance(node, ast.Call):
+        named = {k.arg for k in node.keywords if k.arg}
+        if isinstance(node.func, ast.Name) and node.func.id == "dict":
+            return named
+        helper_name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+        helper = helpers.get(helper_name or "")
+        if helper is not None and helper is not function:
+            returned = [n.value for n in ast.walk(helper) if isinstance(n, ast.Return) and n.value is not None]
+            return named.union(*(_dict_keys(value, helper, helpers) for value in returned)) - {
+                a.arg for a in (helper.args.kwarg,) if a is not None}
     return set()
 
 
-def _extra_fields(call: ast.Call, function: ast.AST) -> set[str]:
+def _extra_fields(call: ast.Call, function: ast.AST, helpers: Helpers) -> set[str]:
     extra = next((k.value for k in call.keywords if k.arg == "extra"), None)
-    if isinstance(extra, ast.Name):
-        built = [n.value for n in ast.walk(function) if isinstance(n, ast.Assign)
-                 and any(isinstance(t, ast.Name) and t.id == extra.id for t in n.targets)]
-        return set().union(*(_dict_keys(value) for value in built)) if built else set()
-    return _dict_keys(extra)
+    return _dict_keys(extra, function, helpers)
 
 
 def check_log_metrics_count_lines_the_code_writes(root: Path) -> list[str]:

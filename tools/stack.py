@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +181,7 @@ class LocalStack:
         self._replaced_environ: dict[str, str | None] = {}
         self.topology = topology.load()
         self._binaries: Binaries | None = None
+        self._schedulers: list[ScheduledCalls] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -204,6 +206,7 @@ class LocalStack:
                 self._await(child, lambda url=url: _http_answers(url))
             functions = {name: url for name, (_, url) in spawned.items()}
             self._create_push_subscriptions(functions)
+            self._start_schedules(functions)
             all_topics = self.topology.topics + self.topology.dead_letter_topics
             self.info = {
                 "project_id": self.project_id,
@@ -228,6 +231,9 @@ class LocalStack:
         return self.info
 
     def stop(self) -> None:
+        for scheduler in self._schedulers:
+            scheduler.stop()
+        self._schedulers.clear()
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
@@ -358,7 +364,7 @@ class LocalStack:
         subscriber = pubsub_v1.SubscriberClient()
         publisher = pubsub_v1.PublisherClient()
         for sub in self.topology.subscriptions:
-            policy = {**sub.__dict__, **self.push_overrides}
+            policy = self._push_policy(sub)
             subscriber.create_subscription(request={
                 "name": subscriber.subscription_path(self.project_id, sub.name),
                 "topic": publisher.topic_path(self.project_id, sub.topic),
@@ -373,6 +379,17 @@ class LocalStack:
                     "max_delivery_attempts": policy["max_delivery_attempts"],
                 },
             })
+
+    def _push_policy(self, subscription: topology.PushSubscription) -> dict:
+        return {**subscription.__dict__, **self.push_overrides}
+
+    def _start_schedules(self, function_urls: dict[str, str]) -> None:
+        """What Cloud Scheduler does in production: call each scheduled function on its path."""
+        for spec in self.topology.functions:
+            if spec.schedule is not None:
+                calls = ScheduledCalls(function_urls[spec.name] + spec.schedule.path, spec.schedule.local_interval_seconds)
+                calls.start()
+                self._schedulers.append(calls)
 
     def _create_dev_api_key(self) -> str:
         from google.cloud import firestore
@@ -397,7 +414,7 @@ class LocalStack:
         """The environment function ``name`` runs with: production's THREADS (its topology
         concurrency), its topology env, the stack's settings, then ``extra_env``."""
         spec = self.topology.function(name)
-        return {
+        env = {
             "THREADS": str(spec.concurrency),
             # Development shows the platform's DEBUG lines too (what forwarders acknowledge and why).
             "LOG_LEVEL": "DEBUG",
@@ -405,6 +422,10 @@ class LocalStack:
             **self.function_env,
             **(extra_env or {}),
         }
+        if spec.subscription is not None:
+            # As Terraform sets it: the function knows when Pub/Sub would dead-letter a message.
+            env["PUBSUB_MAX_DELIVERY_ATTEMPTS"] = str(self._push_policy(spec.subscription)["max_delivery_attempts"])
+        return env
 
     def _spawn_function(self, name: str, extra_env: dict[str, str] | None = None,
                         instance: str = "") -> tuple[Child, str]:
@@ -431,6 +452,33 @@ class LocalStack:
         tmp = target.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.info, indent=2) + "\n")
         tmp.replace(target)
+
+
+class ScheduledCalls:
+    """POSTs to a URL every ``interval`` seconds from a daemon thread, one call at a time, until
+    stopped. A failed call is ignored: the next one comes anyway, as with Cloud Scheduler."""
+
+    def __init__(self, url: str, interval: float):
+        self.url = url
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"schedule {url}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=35)
+
+    def _run(self) -> None:
+        session = requests.Session()
+        while not self._stop.is_set():
+            try:
+                session.post(self.url, timeout=30)
+            except requests.RequestException:
+                pass
+            self._stop.wait(self.interval)
 
 
 def _call_step(step: str, stack: LocalStack) -> dict:

@@ -40,6 +40,16 @@ class PushSubscription:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """An HTTP function invoked on a schedule: by Cloud Scheduler in production (cron, UTC), by
+    a timer of the local stack every ``local_interval_seconds``."""
+
+    cron: str
+    path: str
+    local_interval_seconds: float
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     trigger: str  # "http", or "topic" for a function invoked by a push subscription
@@ -49,6 +59,7 @@ class FunctionSpec:
     concurrency: int
     env: dict[str, str] = field(default_factory=dict)
     subscription: PushSubscription | None = None
+    schedule: Schedule | None = None
 
     @property
     def signature_type(self) -> str:
@@ -101,6 +112,7 @@ def load(path: Path = TOPOLOGY_FILE) -> Topology:
                     ack_deadline_seconds=int(dead_letters.get("ack_deadline_seconds", 60)),
                 ),
             )
+        schedule = spec.get("schedule")
         functions.append(FunctionSpec(
             name=name,
             trigger=spec["trigger"],
@@ -108,5 +120,7 @@ def load(path: Path = TOPOLOGY_FILE) -> Topology:
             concurrency=int(spec["concurrency"]),
             env={k: str(v) for k, v in (spec.get("env") or {}).items()},
             subscription=subscription,
+            schedule=Schedule(str(schedule["cron"]), str(schedule["path"]),
+                              float(schedule["local_interval_seconds"])) if schedule else None,
         ))
     return Topology(topics=list(raw.get("topics", {})), functions=functions)

@@ -7,8 +7,10 @@
   WEBHOOK_SINK_SECRET, and answered 200, or with a failure while one is scheduled for the path.
 - ``GET /deliveries[?path=/hooks/<name>][&webhookId=ID]``: what was received, as JSON
   ``{"deliveries": [{path, receivedAt, headers, body, webhookId, signatureValid, answeredStatus}]}``.
-- ``POST /control/fail?path=/hooks/<name>&times=N[&status=503]``: answer the next N deliveries
-  to that path with ``status`` (tests of retries and dead letters).
+- ``POST /control/fail?path=/hooks/<name>&times=N[&status=503][&delay=SECONDS]``: answer the next
+  N deliveries to that path with ``status``, each after ``delay`` seconds (a partner that fails,
+  or hangs past the forwarder's timeout); ``times=0`` ends it (tests of retries, dead letters and
+  isolation).
 - ``GET /health``: ``ok``.
 
 Local development and tests only: it binds 127.0.0.1 and keeps the last 10,000 deliveries.
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import threading
+import time
 from collections import deque
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,17 +39,18 @@ class SinkState:
     def __init__(self, secret: str | None):
         self.verifier = Webhook(secret) if secret else None
         self.deliveries: deque[dict] = deque(maxlen=MAX_KEPT)
-        self.failures: dict[str, list[int]] = {}  # path -> [remaining, status]
+        self.failures: dict[str, list[float]] = {}  # path -> [remaining, status, delay seconds]
         self.lock = threading.Lock()
 
-    def receive(self, path: str, headers: dict[str, str], body: bytes) -> int:
+    def receive(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, float]:
+        """The status to answer and how long to wait before answering."""
         valid, problem = self.verify(headers, body)
         with self.lock:
             failure = self.failures.get(path)
-            status = 200
+            status, delay = 200, 0.0
             if failure and failure[0] > 0:
                 failure[0] -= 1
-                status = failure[1]
+                status, delay = int(failure[1]), failure[2]
             self.deliveries.append({
                 "path": path,
                 "receivedAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -57,7 +61,7 @@ class SinkState:
                 "signatureProblem": problem,
                 "answeredStatus": status,
             })
-        return status
+        return status, delay
 
     def verify(self, headers: dict[str, str], body: bytes) -> tuple[bool, str | None]:
         if self.verifier is None:
@@ -105,14 +109,16 @@ def make_handler(state: SinkState) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             if url.path.startswith("/hooks/"):
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status = state.receive(url.path, headers, body)
+                status, delay = state.receive(url.path, headers, body)
+                time.sleep(delay)
                 return self._answer(status, {"received": status == 200})
             if url.path == "/control/fail":
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 path, times, status = query.get("path", ""), int(query.get("times", 1)), int(query.get("status", 503))
+                delay = float(query.get("delay", 0))
                 with state.lock:
-                    state.failures[path] = [times, status]
-                return self._answer(200, {"path": path, "failing": times, "status": status})
+                    state.failures[path] = [times, status, delay]
+                return self._answer(200, {"path": path, "failing": times, "status": status, "delay": delay})
             self._answer(404, {"error": "unknown path"})
 
     return Handler

@@ -11,21 +11,23 @@ event) and has destinations, each with an id unique within the partner:
 Any destination may narrow what it receives with ``eventTypes``. Operators manage partners with
 ``python -m tools.admin partners apply -f FILE`` (examples/partners/). Firestore holds
 ``partners/<whitelabel>`` with exactly the validated configuration: secret references, never
-secret values. Invalid configuration is refused with one message per problem.
+secret values. Invalid configuration is refused with one message per problem. A disabled partner
+is paused (its events are held); a deleted one keeps its document with ``deleted: true`` so its
+events are held with that reason, until a file registers it again.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from google.cloud import firestore
 
 from shared.forwarding.secret_refs import ref_problem
-from shared.platform.ttl_cache import TtlCache
 
 COLLECTION = "partners"
 KINDS = ("webhook", "mongodb", "gcs")
@@ -84,9 +86,12 @@ class Partner:
     name: str
     disabled: bool
     destinations: tuple[Destination, ...] = field(default_factory=tuple)
+    deleted: bool = False
 
-    def destinations_of(self, kind: str) -> list[Destination]:
-        return [] if self.disabled else [d for d in self.destinations if d.kind == kind]
+    @property
+    def receiving(self) -> bool:
+        """Enabled, not deleted, with somewhere to deliver: its events are delivered, not held."""
+        return not self.disabled and not self.deleted and bool(self.destinations)
 
     def to_document(self) -> dict[str, Any]:
         return {"whitelabel": self.whitelabel, "name": self.name, "disabled": self.disabled,
@@ -247,8 +252,12 @@ def _stored_url(_: str) -> list[str]:
     return []
 
 
+_STORED_ONLY_FIELDS = ("updatedAt", "deleted", "deletedAt")
+
+
 def from_document(doc: dict[str, Any]) -> Partner:
-    return parse_partner({k: v for k, v in doc.items() if k != "updatedAt"}, _stored_url)
+    partner = parse_partner({k: v for k, v in doc.items() if k not in _STORED_ONLY_FIELDS}, _stored_url)
+    return replace(partner, deleted=True) if doc.get("deleted") else partner
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,16 +271,15 @@ class PartnerRegistry:
         return self._db.collection(COLLECTION).document(whitelabel)
 
     def apply(self, partner: Partner) -> str:
-        """Store ``partner`` as given: "created", "updated" or "unchanged" (applying the same
-        configuration again writes nothing)."""
+        """Store ``partner`` as given: "created" (new, or registered again after a delete),
+        "updated" or "unchanged" (applying the same configuration again writes nothing)."""
         snapshot = self._doc(partner.whitelabel).get()
+        stored = (snapshot.to_dict() or {}) if snapshot.exists else None
         document = partner.to_document()
-        if snapshot.exists:
-            stored = {k: v for k, v in (snapshot.to_dict() or {}).items() if k != "updatedAt"}
-            if stored == document:
-                return "unchanged"
+        if stored is not None and {k: v for k, v in stored.items() if k != "updatedAt"} == document:
+            return "unchanged"
         self._doc(partner.whitelabel).set({**document, "updatedAt": datetime.now(timezone.utc)})
-        return "updated" if snapshot.exists else "created"
+        return "updated" if stored is not None and not stored.get("deleted") else "created"
 
     def get(self, whitelabel: str) -> Partner | None:
         if not _WHITELABEL.match(whitelabel):
@@ -283,21 +291,50 @@ class PartnerRegistry:
         return [from_document(doc.to_dict() or {}) for doc in self._db.collection(COLLECTION).stream()]
 
     def disable(self, whitelabel: str) -> bool:
-        ref = self._doc(whitelabel)
-        if not _WHITELABEL.match(whitelabel) or not ref.get().exists:
+        return self._change(whitelabel, {"disabled": True})
+
+    def enable(self, whitelabel: str) -> bool:
+        return self._change(whitelabel, {"disabled": False})
+
+    def delete(self, whitelabel: str) -> bool:
+        """Keep the document, marked deleted: the partner's events are then held with reason
+        partner_deleted (not mistaken for a partner never registered)."""
+        return self._change(whitelabel, {"deleted": True, "deletedAt": datetime.now(timezone.utc)})
+
+    def _change(self, whitelabel: str, fields: dict[str, Any]) -> bool:
+        """Update a registered (not deleted) partner; False when there is none."""
+        partner = self.get(whitelabel)
+        if partner is None or partner.deleted:
             return False
-        ref.update({"disabled": True, "updatedAt": datetime.now(timezone.utc)})
+        self._doc(whitelabel).update({**fields, "updatedAt": datetime.now(timezone.utc)})
         return True
 
 
-class CachedPartners:
-    """Partner lookups reused for ``ttl_seconds`` per process (absent partners too), so a
-    forwarder reads Firestore about once per partner per interval, not once per event."""
+class PartnerLookup:
+    """Partner lookups for the forwarders. A partner that receives events is reused for
+    ``ttl_seconds`` per process (a forwarder reads Firestore about once per partner per interval);
+    anything else (unknown, disabled, deleted, no destinations) is read again for every event,
+    since an event is held on that answer: a partner registered or enabled a second ago gets the
+    next event."""
 
-    def __init__(self, lookup: Callable[[str], Partner | None], ttl_seconds: float,
+    def __init__(self, read: Callable[[str], Partner | None], ttl_seconds: float,
                  clock: Callable[[], float] = time.monotonic):
-        self._lookup = lookup
-        self._cache: TtlCache[Partner | None] = TtlCache(ttl_seconds, clock)
+        self._read = read
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._receiving: dict[str, tuple[float, Partner]] = {}
+        self._lock = threading.Lock()
 
     def get(self, whitelabel: str) -> Partner | None:
-        return self._cache.get(whitelabel, lambda: self._lookup(whitelabel))
+        now = self._clock()
+        with self._lock:
+            cached = self._receiving.get(whitelabel)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        partner = self._read(whitelabel)
+        with self._lock:
+            if partner is not None and partner.receiving:
+                self._receiving[whitelabel] = (now, partner)
+            else:
+                self._receiving.pop(whitelabel, None)
+        return partner

@@ -44,7 +44,7 @@ alert_notification_channels = ["projects/my-project/notificationChannels/1234567
 # alert_dead_letter_messages         = 0                  # dead letters waiting for replay
 # alert_oldest_unacked_seconds       = { default = 900 }  # a push subscription's oldest message
 # alert_error_ratio                  = { default = 0.05 } # share of requests answered 5xx, 5 minutes
-# alert_latency_p99_ms               = { default = 5000, forward_webhook = 35000, forward_mongodb = 15000, forward_gcs = 15000 }
+# alert_latency_p99_ms               = { default = 5000, forward_webhook = 35000, forward_mongodb = 15000, forward_gcs = 15000, forward_redrive = 115000 }
 # alert_failed_dependency_per_minute = 1                  # ingest's 424 answers, 5-minute average
 
 # Optional tuning (defaults in variables.tf): function_memory, function_timeout_seconds,

@@ -157,7 +157,7 @@ def test_the_default_alert_thresholds_are_shown():
     assert code == 0, text
     assert ('alert "FPASS: a function is slow (p99 latency)" when: p99 latency above 5000 ms: attribution, beacon, '
             'ingest, monitor, reports; p99 latency above 15000 ms: forward_gcs, forward_mongodb; p99 latency above '
-            '35000 ms: forward_webhook') in text
+            '115000 ms: forward_redrive; p99 latency above 35000 ms: forward_webhook') in text
     assert "Oldest unacknowledged message older than 900 s: attribution, forward_gcs, forward_mongodb, forward_webhook" in text
     assert "More than 0 message(s) in a dead-letter hold subscription" in text
 
@@ -168,7 +168,8 @@ def test_alert_thresholds_are_set_per_function(tmp_path):
                               alert_oldest_unacked_seconds="{ default = 600, attribution = 3600 }",
                               alert_dead_letter_messages="10", alert_failed_dependency_per_minute="3"))
     assert code == 0, text
-    assert ("p99 latency above 2000 ms: attribution, beacon, forward_gcs, forward_mongodb, forward_webhook, monitor, "
+    assert ("p99 latency above 2000 ms: attribution, beacon, forward_gcs, forward_mongodb, forward_redrive, "
+            "forward_webhook, monitor, "
             "reports; p99 latency above 800 ms: ingest") in text
     assert "5xx answers above 10 % of requests: attribution, beacon, forward_gcs" in text
     assert "5xx answers above 50 % of requests: reports" in text

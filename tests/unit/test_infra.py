@@ -211,3 +211,22 @@ def test_the_local_stack_runs_each_function_with_its_topology_concurrency_as_thr
         assert spec.concurrency >= 1
         assert stack.env_of(spec.name)["THREADS"] == str(spec.concurrency)
     assert stack.env_of("ingest", {"THREADS": "3"})["THREADS"] == "3"
+
+
+def test_a_scheduled_function_without_a_scheduler_job_is_caught(tree):
+    _edit(tree / "terraform" / "scheduler.tf", "for_each         = local.scheduled_functions", "for_each         = {}")
+    assert infra_checks.check_scheduled_functions_have_jobs(tree) == [
+        "no google_cloud_scheduler_job for each of local.scheduled_functions (forward_redrive)"]
+
+
+def test_a_scheduler_job_without_oidc_is_caught(tree):
+    path = tree / "terraform" / "scheduler.tf"
+    path.write_text(re.sub(r"\n    oidc_token \{.*?\n    \}", "", path.read_text(), flags=re.S))
+    assert infra_checks.check_scheduled_functions_have_jobs(tree) == ["scheduler job function calls without an OIDC token"]
+
+
+def test_dead_letters_of_a_function_without_a_dead_letter_topic_is_caught(tree):
+    _edit(tree / "topology.yaml", "dead_letters_of: [forward_webhook,", "dead_letters_of: [ingest,")
+    assert infra_checks.check_function_grants_name_known_topics(tree) == [
+        "function 'forward_redrive' publishes the dead letters of 'ingest', which is not a topic-triggered "
+        "function (it has no dead-letter topic)"]

@@ -16,7 +16,8 @@ import pytest
 from tools import monitoring_checks
 
 ROOT = monitoring_checks.deploy_check.REPO_ROOT
-SERVICES = ["attribution", "beacon", "forward-gcs", "forward-mongodb", "forward-webhook", "ingest", "monitor", "reports"]
+SERVICES = ["attribution", "beacon", "forward-gcs", "forward-mongodb", "forward-redrive", "forward-webhook", "ingest",
+            "monitor", "reports"]
 PUSH_SUBSCRIPTIONS = ["attribution", "forward_gcs", "forward_mongodb", "forward_webhook"]
 
 
@@ -49,7 +50,8 @@ def test_each_log_metric_counts_its_lines_with_the_exact_filter(rendered):
     assert metric["name"] == "fpass/deliveries"
     assert metric["filter"] == (f'log_id("run.googleapis.com/stdout") AND resource.type="cloud_run_revision" AND '
                                 f'resource.labels.service_name=({services}) AND '
-                                f'jsonPayload.message=("delivered" OR "delivery failed")')
+                                f'jsonPayload.message=("delivered" OR "delivery failed; retry scheduled" OR '
+                                f'"delivery failed; Pub/Sub retries it (too large to keep for the re-driver)")')
     assert metric["label_extractors"] == {"kind": "EXTRACT(jsonPayload.kind)", "partner": "EXTRACT(jsonPayload.partner)",
                                           "result": "EXTRACT(jsonPayload.message)"}
     assert sorted(rendered["log_metrics"]) == ["answers", "dead_letters", "deliveries", "events_published",
@@ -72,7 +74,8 @@ def test_alerts_watch_what_topology_declares_with_the_default_thresholds(rendere
     latency = {c["threshold_value"]: monitoring_checks.filter_terms(c["filter"])["resource.label.service_name"]
                for c in conditions(rendered, "latency")}
     assert latency == {5000: {"attribution", "beacon", "ingest", "monitor", "reports"},
-                       15000: {"forward-gcs", "forward-mongodb"}, 35000: {"forward-webhook"}}
+                       15000: {"forward-gcs", "forward-mongodb"}, 35000: {"forward-webhook"},
+                       115000: {"forward-redrive"}}
     [failed] = conditions(rendered, "ingest_failed_dependency")
     assert failed["filter"] == ('metric.type="logging.googleapis.com/user/fpass/publish_failures" AND '
                                 'resource.type="cloud_run_revision" AND resource.labels.service_name="ingest"')
@@ -202,17 +205,17 @@ def test_a_filter_the_checks_cannot_read_is_refused(rendered):
 
 
 def test_a_renamed_log_line_is_caught(tree):
-    _edit(tree / "shared" / "forwarding" / "forwarder.py", 'logger.warning("delivery failed"',
-          'logger.warning("delivery error"')
+    _edit(tree / "shared" / "forwarding" / "forwarder.py", 'logger.warning("delivery failed; retry scheduled"',
+          'logger.warning("delivery error; retry scheduled"')
     assert monitoring_checks.check_log_metrics_count_lines_the_code_writes(tree) == [
-        "log-based metric deliveries counts 'delivery failed', which no module of shared/ logs"]
+        "log-based metric deliveries counts 'delivery failed; retry scheduled', which no module of shared/ logs"]
 
 
 def test_a_renamed_log_field_is_caught(tree):
-    _edit(tree / "shared" / "forwarding" / "forwarder.py", "partner=partner.whitelabel,\n                      destinationId",
-          "partnerId=partner.whitelabel,\n                      destinationId")
+    # The fields every delivery line shares come from one helper (Forwarder._fields).
+    _edit(tree / "shared" / "forwarding" / "forwarder.py", '"partner": delivery.partner,', '"partnerId": delivery.partner,')
     problems = monitoring_checks.check_log_metrics_count_lines_the_code_writes(tree)
-    assert len(problems) == 2  # "delivered" and "delivery failed" share their fields
+    assert len(problems) == 3  # the three delivery lines share their fields
     assert problems[0].startswith("log-based metric deliveries reads ['kind', 'partner'] from 'delivered', but shared/ "
                                   "logs it with [")
     assert "'partnerId'" in problems[0]

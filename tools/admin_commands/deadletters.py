@@ -1,12 +1,19 @@
-"""``deadletters``: messages a push-triggered function gave up on (list them, replay them).
+"""``deadletters``: the events the forwarders hold (list them, replay them).
 
-Each such function's dead-letter topic ``<function>-dead-letter`` has a pull subscription
-``<function>-dead-letter-hold`` (topology.yaml) that keeps its messages for 7 days. ``replay``
-republishes each chosen message to the function's topic (``events`` for the forwarders) with its
-original data and attributes plus ``replayFor=<function>``: only that forwarder acts on it (the
-other forwarders acknowledge it at once), and its delivery log skips destinations already
-delivered, so a replayed event is delivered once in effect. A message is acknowledged (removed)
-only after Pub/Sub confirmed the republish; messages not chosen are released untouched.
+Each forwarder's dead-letter topic ``<function>-dead-letter`` has a pull subscription
+``<function>-dead-letter-hold`` (topology.yaml) that keeps its messages for 7 days. Each carries
+its reason (``deadLetterReason``, see shared/forwarding/holds.py); a message Pub/Sub itself
+dead-lettered after its maximum push attempts shows as ``max_attempts``.
+
+``replay`` republishes each chosen message to the function's topic (``events``) with its
+original data and attributes plus ``replayFor=<function>``: only that forwarder acts on it (at
+its ``destinationId`` only, when it was held for one destination), with a new round of retries,
+and its delivery log skips destinations already delivered, so a replayed event is delivered once
+in effect. The held entry of the delivery log is marked ``replayed`` first; a dead letter is
+removed only once Pub/Sub confirmed the republish. Events held as ``event_id_conflict`` would
+conflict again: they are replayed only with ``--fresh-event-ids``, which gives each a new eventId
+derived from its original eventId and content (the same for every forwarder) and records the
+original as the attribute ``originalEventId``. Messages not chosen are released untouched.
 """
 
 from __future__ import annotations
@@ -20,13 +27,28 @@ from typing import Callable, Iterator
 from google.api_core.exceptions import NotFound
 from google.cloud import pubsub_v1
 
-from shared.forwarding.forwarder import REASON_ATTRIBUTE, SOURCE_ATTRIBUTE
+from shared.events.message import encode_event
+from shared.forwarding.delivery_log import DeliveryLog
+from shared.forwarding.holds import (
+    DETAIL_ATTRIBUTE,
+    ENTRY_ATTRIBUTE,
+    EVENT_ID_CONFLICT,
+    HOLD_ATTRIBUTES,
+    MAX_ATTEMPTS,
+    REASON_ATTRIBUTE,
+    REASONS,
+)
 from shared.forwarding.message import (
+    DESTINATION_ATTRIBUTE,
+    ORIGINAL_EVENT_ID_ATTRIBUTE,
+    REDRIVE_ATTRIBUTE,
     REPLAY_FOR_ATTRIBUTE,
     ForwardedEvent,
     MalformedEvent,
     PubSubMessage,
+    fresh_event_id,
 )
+from shared.platform.clients import firestore_client
 from shared.platform.publisher import EventPublisher, OutgoingMessage
 from shared.platform.settings import project_id
 from tools import topology
@@ -36,17 +58,18 @@ PULL_BATCH = 100
 # times before concluding the subscription is drained.
 EMPTY_PULLS_TO_STOP = 3
 _DEAD_LETTER_PREFIX = "CloudPubSubDeadLetter"
-_OWN_ATTRIBUTES = {REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, REPLAY_FOR_ATTRIBUTE}
+_NOT_REPLAYED = {*HOLD_ATTRIBUTES, REPLAY_FOR_ATTRIBUTE, REDRIVE_ATTRIBUTE}
 
 
 def register(groups: argparse._SubParsersAction) -> None:
-    dead = groups.add_parser("deadletters", help="events the forwarders gave up on: list and replay")
+    dead = groups.add_parser("deadletters", help="events the forwarders hold: list and replay")
     commands = dead.add_subparsers(dest="command", required=True)
     functions = [s.name for s in topology.load().subscriptions]
 
     listing = commands.add_parser("list", help="list dead letters (they stay where they are)")
     listing.add_argument("--function", choices=functions, help="only this function's (default: all)")
     listing.add_argument("--partner", help="only this partner's (whitelabel)")
+    listing.add_argument("--reason", choices=REASONS, help="only those held for this reason")
     listing.set_defaults(run=_list)
 
     replay = commands.add_parser("replay", help="deliver dead letters again (all, or one partner's)")
@@ -54,6 +77,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     which.add_argument("--all", action="store_true", help="every dead letter")
     which.add_argument("--partner", help="only this partner's (whitelabel)")
     replay.add_argument("--function", choices=functions, help="only this function's (default: all)")
+    replay.add_argument("--reason", choices=REASONS, help="only those held for this reason")
+    replay.add_argument("--fresh-event-ids", action="store_true",
+                        help="replay events held as event_id_conflict under a new eventId (otherwise left)")
     replay.set_defaults(run=_replay)
 
 
@@ -77,15 +103,32 @@ class DeadLetter:
 
     @property
     def reason(self) -> str:
-        if REASON_ATTRIBUTE in self.attributes:
-            return self.attributes[REASON_ATTRIBUTE]
-        attempts = self.attributes.get(f"{_DEAD_LETTER_PREFIX}SourceDeliveryCount", "?")
-        return f"{attempts} failed delivery attempts"
+        """The reason code; Pub/Sub's own dead-lettering is ``max_attempts``."""
+        return self.attributes.get(REASON_ATTRIBUTE) or MAX_ATTEMPTS
 
-    def replay_message(self) -> OutgoingMessage:
+    @property
+    def detail(self) -> str:
+        if REASON_ATTRIBUTE in self.attributes:
+            return self.attributes.get(DETAIL_ATTRIBUTE, "")
+        attempts = self.attributes.get(f"{_DEAD_LETTER_PREFIX}SourceDeliveryCount", "?")
+        return f"Pub/Sub dead-lettered it after {attempts} push deliveries"
+
+    @property
+    def target(self) -> str:
+        """The destination it was held for, or ``*``: the partner as a whole."""
+        return self.attributes.get(DESTINATION_ATTRIBUTE) or "*"
+
+    def replay_message(self, fresh_ids: bool) -> OutgoingMessage:
         attributes = {k: v for k, v in self.attributes.items()
-                      if not k.startswith(_DEAD_LETTER_PREFIX) and k not in _OWN_ATTRIBUTES}
-        return OutgoingMessage(self.message.data, {**attributes, REPLAY_FOR_ATTRIBUTE: self.function})
+                      if not k.startswith(_DEAD_LETTER_PREFIX) and k not in _NOT_REPLAYED}
+        attributes[REPLAY_FOR_ATTRIBUTE] = self.function
+        data = self.message.data
+        if fresh_ids and self.reason == EVENT_ID_CONFLICT:
+            event = ForwardedEvent.from_message(self.message)
+            new_id = fresh_event_id(event.event_id, event.content_hash)
+            data = encode_event({**event.body, "eventId": new_id})
+            attributes.update(eventId=new_id, **{ORIGINAL_EVENT_ID_ATTRIBUTE: event.event_id})
+        return OutgoingMessage(data, attributes)
 
 
 class HoldSubscription:
@@ -133,28 +176,29 @@ class HoldSubscription:
         self._leased.clear()
 
 
-def _holds(args: argparse.Namespace) -> list[HoldSubscription]:
+def hold_subscriptions(function: str | None = None) -> list[HoldSubscription]:
     subscriber = pubsub_v1.SubscriberClient()
     project = project_id()
     return [HoldSubscription(subscriber, project, spec) for spec in topology.load().subscriptions
-            if args.function in (None, spec.name)]
+            if function in (None, spec.name)]
 
 
-def _chosen(partner: str | None) -> Callable[[DeadLetter], bool]:
-    return lambda letter: partner is None or letter.partner == partner
+def chosen(partner: str | None, reasons: set[str] | None) -> Callable[[DeadLetter], bool]:
+    return lambda letter: (partner is None or letter.partner == partner) and (reasons is None or letter.reason in reasons)
 
 
 def _list(args: argparse.Namespace) -> int:
-    chosen = _chosen(args.partner)
+    wanted = chosen(args.partner, {args.reason} if args.reason else None)
     count = 0
-    print(f"{'FUNCTION':<16} {'EVENT ID':<36} {'PARTNER':<20} {'DEAD-LETTERED AT':<32} REASON")
-    for hold in _holds(args):
+    print(f"{'FUNCTION':<16} {'EVENT ID':<36} {'PARTNER':<20} {'TARGET':<16} {'DEAD-LETTERED AT':<32} REASON")
+    for hold in hold_subscriptions(args.function):
         try:
             for letter in hold.pull_all():
-                if chosen(letter):
+                if wanted(letter):
                     count += 1
                     print(f"{letter.function:<16} {letter.attributes.get('eventId', '?'):<36} "
-                          f"{letter.partner or '?':<20} {letter.dead_lettered_at:<32} {letter.reason}")
+                          f"{letter.partner or '?':<20} {letter.target:<16} {letter.dead_lettered_at:<32} "
+                          f"{letter.reason}: {letter.detail}")
         finally:
             hold.release()
     print(f"{count} dead letter(s)")
@@ -162,26 +206,52 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    chosen = _chosen(args.partner)
+    return replay(function=args.function, partner=args.partner, reasons={args.reason} if args.reason else None,
+                  fresh_event_ids=args.fresh_event_ids)
+
+
+def replay(*, function: str | None, partner: str | None, reasons: set[str] | None, fresh_event_ids: bool,
+           out: Callable[[str], None] = lambda line: print(line, flush=True)) -> int:
+    """Replay the chosen dead letters, one progress line each; 0 when all of them were replayed."""
+    wanted = chosen(partner, reasons)
     project = project_id()
+    log = DeliveryLog(firestore_client(), keep_days=30)
     publishers: dict[str, EventPublisher] = {}
-    replayed = 0
-    for hold in _holds(args):
+    replayed = conflicts_left = 0
+    for hold in hold_subscriptions(function):
         publisher = publishers.setdefault(hold.source_topic, EventPublisher(project, hold.source_topic, 10.0))
         try:
             for letter in hold.pull_all():
-                if not chosen(letter):
+                if not wanted(letter):
                     continue
-                outcome = publisher.publish_many([letter.replay_message()])[0]
+                if letter.reason == EVENT_ID_CONFLICT and not fresh_event_ids:
+                    conflicts_left += 1
+                    continue
+                message = letter.replay_message(fresh_event_ids)
+                entry = letter.attributes.get(ENTRY_ATTRIBUTE)
+                marked = entry is not None and log.mark_replayed(entry, replayed_as=_new_id(letter, message))
+                outcome = publisher.publish_many([message])[0]
                 if not outcome.published:
+                    if marked:
+                        log.unmark_replayed(entry)
                     print(f"error: could not republish event {letter.attributes.get('eventId')}: {outcome.error}; "
                           f"it stays in {hold.function}'s dead letters. {replayed} replayed so far.", file=sys.stderr)
                     return 1
                 hold.acknowledge(letter)
                 replayed += 1
-                print(f"[{replayed}] {hold.function}: replayed event {letter.attributes.get('eventId', '?')} "
-                      f"(partner {letter.partner or '?'}, was: {letter.reason})", flush=True)
+                as_new = f" as {message.attributes['eventId']}" if _new_id(letter, message) else ""
+                out(f"[{replayed}] {hold.function}: replayed event {letter.attributes.get('eventId', '?')}{as_new} "
+                    f"to {letter.target} (partner {letter.partner or '?'}, was: {letter.reason})")
         finally:
             hold.release()
-    print(f"replayed {replayed} dead letter(s)")
+    out(f"replayed {replayed} dead letter(s)")
+    if conflicts_left:
+        out(f"{conflicts_left} event_id_conflict dead letter(s) left: they would conflict again; replay them "
+            "under new eventIds with --fresh-event-ids")
     return 0
+
+
+def _new_id(letter: DeadLetter, message: OutgoingMessage) -> str | None:
+    new = message.attributes.get("eventId")
+    return new if new != letter.attributes.get("eventId") else None
+

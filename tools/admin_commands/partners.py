@@ -1,9 +1,15 @@
-"""``partners``: the partner registry (apply a YAML file, list, show, disable).
+"""``partners``: the partner registry (apply a YAML file, list, show, disable, enable, delete).
 
 ``apply -f FILE`` is idempotent: the file is the partners' whole configuration, so applying it
 again changes nothing, and a partner is enabled unless the file says ``disabled: true``. A file
-with any invalid partner is refused whole, with one line per problem. Webhook URLs pass the SSRF
-guard (https, public addresses) at registration; loopback only with --local.
+with any invalid partner is refused whole, with one line per problem; a partner without
+destinations is accepted with a warning (its events are held until it has one). Webhook URLs pass
+the SSRF guard (https, public addresses) at registration; loopback only with --local.
+
+``disable`` pauses a partner: its events are held (reason ``partner_disabled``) and ``enable``
+turns it on again and replays them, with one progress line per event. ``delete`` marks it
+deleted: its events, and its retries still pending, are held (``partner_deleted``); applying a
+file with it registers it again.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import yaml
 
 from shared.events.contract import known_event_types
 from shared.forwarding.destinations.webhook_guard import check_webhook_url
+from shared.forwarding.holds import PARTNER_DISABLED
 from shared.forwarding.partners import (
     InvalidPartnerConfig,
     Partner,
@@ -25,6 +32,7 @@ from shared.forwarding.partners import (
     parse_partner,
 )
 from shared.platform.clients import firestore_client
+from tools.admin_commands import deadletters
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -42,9 +50,13 @@ def register(groups: argparse._SubParsersAction) -> None:
     show.add_argument("whitelabel")
     show.set_defaults(run=_show)
 
-    disable = commands.add_parser("disable", help="stop forwarding to a partner (apply its file to enable it again)")
-    disable.add_argument("whitelabel")
-    disable.set_defaults(run=_disable)
+    for name, summary, run in (
+            ("disable", "pause a partner: its events are held until it is enabled", _disable),
+            ("enable", "enable a partner and deliver what was held while it was disabled", _enable),
+            ("delete", "delete a partner: its undelivered events are held", _delete)):
+        change = commands.add_parser(name, help=summary)
+        change.add_argument("whitelabel")
+        change.set_defaults(run=run)
 
 
 def partner_entries(document: Any) -> list[Any]:
@@ -83,15 +95,31 @@ def _apply(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
+    for partner in partners:
+        if not partner.destinations:
+            print(f"warning: partner {partner.whitelabel!r} has no destinations: its events are held "
+                  f"(no_destinations) until it has one", file=sys.stderr)
     if args.dry_run:
         print(f"{args.file}: {len(partners)} partner(s) valid; nothing written (--dry-run)")
         return 0
     registry = PartnerRegistry(firestore_client())
     for partner in partners:
+        before = registry.get(partner.whitelabel)
         outcome = registry.apply(partner)
         kinds = ", ".join(f"{d.kind}:{d.id}" for d in partner.destinations) or "no destinations"
         print(f"{partner.whitelabel}: {outcome} ({kinds}){' [disabled]' if partner.disabled else ''}")
+        if outcome != "unchanged" and partner.receiving and (before is None or not before.receiving):
+            print(f"  events held while it was {_state(before)}: python -m tools.admin deadletters replay "
+                  f"--partner {partner.whitelabel}")
     return 0
+
+
+def _state(partner: Partner | None) -> str:
+    if partner is None:
+        return "unknown"
+    if partner.deleted:
+        return "deleted"
+    return "disabled" if partner.disabled else "without destinations"
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -99,7 +127,8 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'WHITELABEL':<28} {'STATE':<9} DESTINATIONS")
     for p in partners:
         destinations = " ".join(f"{d.kind}:{d.id}" for d in p.destinations) or "-"
-        print(f"{p.whitelabel:<28} {'disabled' if p.disabled else 'enabled':<9} {destinations}")
+        state = "deleted" if p.deleted else "disabled" if p.disabled else "enabled"
+        print(f"{p.whitelabel:<28} {state:<9} {destinations}")
     return 0
 
 
@@ -116,5 +145,24 @@ def _disable(args: argparse.Namespace) -> int:
     if not PartnerRegistry(firestore_client()).disable(args.whitelabel):
         print(f"error: no partner {args.whitelabel!r}", file=sys.stderr)
         return 1
-    print(f"disabled {args.whitelabel}: its events are no longer forwarded")
+    print(f"disabled {args.whitelabel}: its events are held (partner_disabled) until "
+          f"`partners enable {args.whitelabel}`")
+    return 0
+
+
+def _enable(args: argparse.Namespace) -> int:
+    if not PartnerRegistry(firestore_client()).enable(args.whitelabel):
+        print(f"error: no partner {args.whitelabel!r}", file=sys.stderr)
+        return 1
+    print(f"enabled {args.whitelabel}; delivering the events held while it was disabled:", flush=True)
+    return deadletters.replay(function=None, partner=args.whitelabel, reasons={PARTNER_DISABLED},
+                              fresh_event_ids=False)
+
+
+def _delete(args: argparse.Namespace) -> int:
+    if not PartnerRegistry(firestore_client()).delete(args.whitelabel):
+        print(f"error: no partner {args.whitelabel!r}", file=sys.stderr)
+        return 1
+    print(f"deleted {args.whitelabel}: its events and pending retries are held (partner_deleted); applying a file "
+          "with it registers it again")
     return 0

@@ -1,4 +1,6 @@
-"""Demo of forwarding: one event in through ingest, out at the demo partner's three destinations."""
+"""Demo of forwarding: one event in through ingest, out at the demo partner's three destinations;
+then the spec's three examples as they are, sharing one eventId: one delivered, two held as
+event_id_conflict, then replayed under fresh eventIds."""
 
 from __future__ import annotations
 
@@ -15,9 +17,12 @@ from pymongo import MongoClient
 from shared.events.message import encode_event
 from shared.forwarding.delivery_log import COLLECTION as DELIVERY_LOG
 from shared.forwarding.destinations.gcs import object_name
-from shared.forwarding.message import ForwardedEvent, PubSubMessage
+from shared.forwarding.holds import EVENT_ID_CONFLICT
+from shared.forwarding.message import ForwardedEvent, PubSubMessage, content_hash, fresh_event_id
+from tools.admin_commands import deadletters
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "events" / "user.interaction.view.json"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "events"
+EXAMPLE = EXAMPLES / "user.interaction.view.json"
 WAIT_SECONDS = 30.0
 
 
@@ -78,3 +83,46 @@ def run(info: dict, show: Callable[[str], None]) -> None:
             show(f"delivery log {event['eventId']}:{destination['id']}: status={entry['status']} "
                  f"attempts={entry['attempts']} result={entry['lastResult']!r}")
     show(f"the sink's record of every delivery (headers and body): {partner['deliveries_url']}")
+    _spec_examples_sharing_one_event_id(info, show)
+
+
+def _spec_examples_sharing_one_event_id(info: dict, show: Callable[[str], None]) -> None:
+    partner = info["demo_partner"]
+    show("")
+    show("== forwarding: the spec's three examples as they are: one eventId for view, leave and open ==")
+    examples = [json.loads((EXAMPLES / f"user.interaction.{kind}.json").read_text()) for kind in ("view", "leave", "open")]
+    for event in examples:
+        answer = requests.post(info["functions"]["ingest"] + "/v1/events", data=encode_event(event), timeout=10,
+                               headers={"Authorization": f"Bearer {info['dev_api_key']}",
+                                        "Content-Type": "application/json"})
+        show(f"{event['data']['type']:<5} eventId={event['eventId']}: HTTP {answer.status_code} {answer.json()['name']}")
+    event_id = examples[0]["eventId"]
+    db = firestore.Client(project=info["project_id"])
+    owner = _wait(lambda: (db.collection(DELIVERY_LOG).document(event_id).get().to_dict() or {}).get("contentHash"))
+    delivered = next((e for e in examples if content_hash(e) == owner), None)
+    held = [e for e in examples if e is not delivered]
+    show(f"delivered under {event_id}: {delivered['data']['type'] if delivered else 'nothing yet'} (the first to arrive); "
+         f"held as {EVENT_ID_CONFLICT}: {', '.join(e['data']['type'] for e in held)}")
+    letters = _wait(lambda: (found := _conflicts(partner["whitelabel"])) and len(found) >= 2 * len(held) and found)
+    for letter in letters or []:
+        show(f"  dead letter of {letter.function} for {letter.target}: {letter.reason}: {letter.detail}")
+    show("replaying them under fresh eventIds (python -m tools.admin deadletters replay --partner "
+         f"{partner['whitelabel']} --fresh-event-ids):")
+    deadletters.replay(function=None, partner=partner["whitelabel"], reasons={EVENT_ID_CONFLICT},
+                       fresh_event_ids=True, out=lambda line: show(f"  {line}"))
+    for event in held:
+        new_id = fresh_event_id(event_id, content_hash(event))
+        entry = _wait(lambda: (d := db.collection(DELIVERY_LOG).document(f"{new_id}:{partner['destinations']['webhook']['id']}")
+                               .get().to_dict()) and d.get("status") == "delivered" and d)
+        show(f"{event['data']['type']:<5} now eventId={new_id}: webhook "
+             + ("delivered" if entry else f"not delivered within {WAIT_SECONDS:g} s"))
+
+
+def _conflicts(whitelabel: str) -> list[deadletters.DeadLetter]:
+    found = []
+    for hold in deadletters.hold_subscriptions():
+        try:
+            found += [l for l in hold.pull_all() if l.partner == whitelabel and l.reason == EVENT_ID_CONFLICT]
+        finally:
+            hold.release()
+    return found

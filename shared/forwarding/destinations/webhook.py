@@ -33,7 +33,13 @@ class WebhookDelivery:
         self._secrets = secrets
         self._clock = clock
 
-    def deliver(self, event: ForwardedEvent, destination: WebhookDestination) -> Attempt:
+    @staticmethod
+    def full_timeout(destination: WebhookDestination) -> float:
+        return destination.timeout_seconds
+
+    def deliver(self, event: ForwardedEvent, destination: WebhookDestination,
+                timeout_seconds: float | None = None) -> Attempt:
+        """``timeout_seconds``: a shorter wait than the destination's own (an attempt inside a push)."""
         try:
             keys = [signing_key(self._secrets.resolve(ref)) for ref in destination.signing_secrets]
         except (SecretUnavailable, InvalidSigningSecret) as exc:
@@ -45,7 +51,7 @@ class WebhookDelivery:
         }
         if event.flow_id:
             headers["X-Flow-Id"] = event.flow_id
-        outcome = self._client.post(destination.url, event.raw, headers, destination.timeout_seconds)
+        outcome = self._client.post(destination.url, event.raw, headers, timeout_seconds or destination.timeout_seconds)
         if outcome.error:
             return Attempt(False, outcome.error)
         return Attempt(outcome.status in SUCCESS_STATUSES, f"HTTP {outcome.status}", outcome.status)

@@ -270,7 +270,7 @@ locals {
       aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name"], ratio = true
     },
     {
-      title   = "Dead-lettered by a forwarder itself, per minute, by reason"
+      title   = "Events held (dead letters with a reason) per minute, by function and reason"
       metric  = local.log_metric_type.dead_letters, over = "functions", where = []
       aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["resource.label.service_name", "metric.label.reason"], ratio = false
     },

@@ -15,8 +15,11 @@ locals {
 }
 
 module "function" {
-  source   = "../function"
-  function = var.function
+  source = "../function"
+  # The function holds an event itself before Pub/Sub would dead-letter it (docs/forwarding.md).
+  function = merge(var.function, {
+    environment = merge(var.function.environment, { PUBSUB_MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts) })
+  })
   # Reachable by its push subscription only: internal ingress plus run.invoker for the pusher.
   ingress = "ALLOW_INTERNAL_ONLY"
 }
@@ -99,7 +102,7 @@ resource "google_pubsub_subscription" "dead_letter_hold" {
   }
 }
 
-# The function itself dead-letters what is not worth retrying (an event too old to matter).
+# The function itself dead-letters the events it holds (unknown or paused partner, retries exhausted ...).
 resource "google_pubsub_topic_iam_member" "function_publishes_dead_letters" {
   topic  = google_pubsub_topic.dead_letter.id
   role   = "roles/pubsub.publisher"

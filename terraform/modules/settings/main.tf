@@ -7,8 +7,9 @@ locals {
   http_functions   = { for name, f in local.functions : name => f if f.trigger == "http" }
   pushed_functions = { for name, f in local.functions : name => f if f.trigger == "topic" }
   public_functions = toset([for name, f in local.http_functions : name if try(f.public, false)])
-  private          = toset([for name, f in local.http_functions : name if !try(f.public, false)])
-  push_defaults    = var.topology.push_defaults
+  # Private HTTP functions called by invoker_members; a scheduled one (scheduler.tf) only by Cloud Scheduler.
+  private       = toset([for name, f in local.http_functions : name if !try(f.public, false) && try(f.schedule, null) == null])
+  push_defaults = var.topology.push_defaults
 
   # Sizing of each function: its own value if given, else the "default" entry. Concurrency: the
   # operator's value for the function, else topology.yaml's (measured: docs/performance.md).
