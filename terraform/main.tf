@@ -12,8 +12,9 @@ locals {
   # Invoked by Cloud Scheduler only (scheduler.tf): internal, not callable by invoker_members.
   scheduled_functions = { for name, f in local.http_functions : name => f if try(f.schedule, null) != null }
   ttl_collections     = toset(try(local.topology.firestore.ttl_collections, []))
-  firestore_indexes   = { for i in try(local.topology.firestore.indexes, []) : "${i.collection}:${join(",", [for f in i.fields : f[0]])}" => i }
-  settings            = module.settings.functions
+  # Keyed by collection and fields (" desc" after a descending one: an index and its reverse differ).
+  firestore_indexes = { for i in try(local.topology.firestore.indexes, []) : "${i.collection}:${join(",", [for f in i.fields : f[1] == "DESCENDING" ? "${f[0]} desc" : f[0]])}" => i }
+  settings          = module.settings.functions
 
   # What each function may touch, from topology.yaml: topics it publishes to, Firestore, and
   # partner secrets (forwarders only). Nothing else is granted.
