@@ -20,7 +20,8 @@ from pathlib import Path
 from tools.stack import DEFAULT_STATE_DIR
 
 COMMAND_GROUPS = ["tools.admin_commands.keys", "tools.admin_commands.monitor", "tools.admin_commands.campaigns",
-                  "tools.admin_commands.partners", "tools.admin_commands.deadletters"]
+                  "tools.admin_commands.partners", "tools.admin_commands.deadletters",
+                  "tools.admin_commands.deliveries"]
 
 
 def use_local_stack(stack_file: Path) -> None:

@@ -6,6 +6,12 @@ with any invalid partner is refused whole, with one line per problem; a partner 
 destinations is accepted with a warning (its events are held until it has one). Webhook URLs pass
 the SSRF guard (https, public addresses) at registration; loopback only with --local.
 
+``show`` ends with each destination's health, as YAML comments: ``ok``, ``failing`` or
+``UNHEALTHY`` (failing for longer than DESTINATION_UNHEALTHY_AFTER_SECONDS, default 3600), since
+when, the last error, how many deliveries are retrying and held. A failing destination is never
+disabled automatically: the platform keeps retrying it (docs/forwarding.md, "An endpoint that keeps
+failing"), and the operator decides with ``disable``.
+
 ``disable`` pauses a partner: its events are held (reason ``partner_disabled``) and ``enable``
 turns it on again and replays them, with one progress line per event. ``delete`` marks it
 deleted: its events, and its retries still pending, are held (``partner_deleted``); applying a
@@ -21,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from google.cloud import firestore
 
 from shared.events.contract import known_event_types
 from shared.forwarding.destinations.webhook_guard import check_webhook_url
@@ -32,7 +39,13 @@ from shared.forwarding.partners import (
     parse_partner,
 )
 from shared.platform.clients import firestore_client
+from shared.platform.clock import utc_now
 from tools.admin_commands import deadletters
+from tools.admin_commands.delivery_stats import destination_health
+
+# A destination failing for longer than this is reported UNHEALTHY by `partners show`: by then
+# the retry policy has reached its longest wait (FORWARD_MAX_BACKOFF_SECONDS) several times over.
+DEFAULT_UNHEALTHY_AFTER_SECONDS = 3600
 
 
 def register(groups: argparse._SubParsersAction) -> None:
@@ -46,7 +59,9 @@ def register(groups: argparse._SubParsersAction) -> None:
 
     commands.add_parser("list", help="list partners and their destinations").set_defaults(run=_list)
 
-    show = commands.add_parser("show", help="print one partner's stored configuration as YAML")
+    show = commands.add_parser("show", help="one partner's stored configuration as YAML, and its destinations' "
+                                            "health (UNHEALTHY: failing longer than "
+                                            "DESTINATION_UNHEALTHY_AFTER_SECONDS)")
     show.add_argument("whitelabel")
     show.set_defaults(run=_show)
 
@@ -133,12 +148,45 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    partner = PartnerRegistry(firestore_client()).get(args.whitelabel)
+    db = firestore_client()
+    partner = PartnerRegistry(db).get(args.whitelabel)
     if partner is None:
         print(f"error: no partner {args.whitelabel!r}", file=sys.stderr)
         return 1
     print(yaml.safe_dump(partner.to_document(), sort_keys=False, allow_unicode=True), end="")
+    # As YAML comments, so that the output can still be saved and applied.
+    for line in health_lines(db, partner, unhealthy_after_seconds()):
+        print(f"# {line}")
     return 0
+
+
+def unhealthy_after_seconds() -> float:
+    value = os.environ.get("DESTINATION_UNHEALTHY_AFTER_SECONDS", str(DEFAULT_UNHEALTHY_AFTER_SECONDS))
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SystemExit(f"error: DESTINATION_UNHEALTHY_AFTER_SECONDS must be a number of seconds, not {value!r}")
+    return seconds
+
+
+def health_lines(db: firestore.Client, partner: Partner, after_seconds: float) -> list[str]:
+    """One line per destination: UNHEALTHY when it has been failing for longer than
+    ``after_seconds``, failing when it fails for less, ok otherwise."""
+    now = utc_now()
+    lines = [f"health (unhealthy: failing for more than {after_seconds:g} s, DESTINATION_UNHEALTHY_AFTER_SECONDS)"]
+    for destination in partner.destinations:
+        health = destination_health(db, partner.whitelabel, destination.id)
+        backlog = f"{health.retrying} retrying, {health.held} held"
+        delivered = (f"last delivered {health.last_delivered_at.isoformat(timespec='seconds')}"
+                     if health.last_delivered_at else "never delivered")
+        if health.failing_since is None:
+            lines.append(f"{destination.id}: ok: {backlog}; {delivered}")
+            continue
+        state = "UNHEALTHY" if health.unhealthy(now, after_seconds) else "failing"
+        lines.append(f"{destination.id}: {state} since {health.failing_since.isoformat(timespec='seconds')} "
+                     f"({int((now - health.failing_since).total_seconds())} s): {backlog}; {delivered}; "
+                     f"last error: {health.last_error or '?'}")
+    return lines
 
 
 def _disable(args: argparse.Namespace) -> int:
