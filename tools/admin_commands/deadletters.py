@@ -14,18 +14,27 @@ removed only once Pub/Sub confirmed the republish. Events held as ``event_id_con
 conflict again: they are replayed only with ``--fresh-event-ids``, which gives each a new eventId
 derived from its original eventId and content (the same for every forwarder) and records the
 original as the attribute ``originalEventId``. Messages not chosen are released untouched.
+
+A large backlog: ``replay`` shows a progress bar on a terminal (one line per event otherwise)
+and stops cleanly on Ctrl-C, or after ``--limit N``: the event in flight is finished (republished,
+then acknowledged), the others stay held, and running the same command again continues. A dead
+letter is acknowledged only after Pub/Sub confirmed its republish, so none is lost; one delivered
+again to the same run (its lease ran out) is recognised by its message id and not republished.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from google.api_core.exceptions import NotFound
 from google.cloud import pubsub_v1
+from tqdm import tqdm
 
 from shared.events.message import encode_event
 from shared.forwarding.delivery_log import DeliveryLog
@@ -61,6 +70,12 @@ _DEAD_LETTER_PREFIX = "CloudPubSubDeadLetter"
 _NOT_REPLAYED = {*HOLD_ATTRIBUTES, REPLAY_FOR_ATTRIBUTE, REDRIVE_ATTRIBUTE}
 
 
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def register(groups: argparse._SubParsersAction) -> None:
     dead = groups.add_parser("deadletters", help="events the forwarders hold: list and replay")
     commands = dead.add_subparsers(dest="command", required=True)
@@ -78,6 +93,7 @@ def register(groups: argparse._SubParsersAction) -> None:
     which.add_argument("--partner", help="only this partner's (whitelabel)")
     replay.add_argument("--function", choices=functions, help="only this function's (default: all)")
     replay.add_argument("--reason", choices=REASONS, help="only those held for this reason")
+    replay.add_argument("--limit", type=positive_int, help="replay at most this many (run again to continue)")
     replay.add_argument("--fresh-event-ids", action="store_true",
                         help="replay events held as event_id_conflict under a new eventId (otherwise left)")
     replay.set_defaults(run=_replay)
@@ -157,8 +173,9 @@ class HoldSubscription:
                 time.sleep(0.2)
                 continue
             empty = 0
+            # The whole batch is leased now: a caller that stops early releases what it did not take.
+            self._leased.extend(received.ack_id for received in response.received_messages)
             for received in response.received_messages:
-                self._leased.append(received.ack_id)
                 m = received.message
                 yield DeadLetter(self.function, received.ack_id,
                                  PubSubMessage(bytes(m.data), dict(m.attributes), m.message_id),
@@ -207,48 +224,129 @@ def _list(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     return replay(function=args.function, partner=args.partner, reasons={args.reason} if args.reason else None,
-                  fresh_event_ids=args.fresh_event_ids)
+                  fresh_event_ids=args.fresh_event_ids, limit=args.limit)
+
+
+class ReplayProgress:
+    """A progress bar on a terminal; one line per replayed event otherwise (a pipe, a log file,
+    a test), written to ``out`` when given."""
+
+    def __init__(self, out: Callable[[str], None] | None, total: int | None):
+        self._bar = tqdm(total=total, unit="event", desc="replayed", dynamic_ncols=True) \
+            if out is None and sys.stdout.isatty() else None
+        self._out = out or (lambda line: print(line, flush=True))
+
+    def replayed(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+        else:
+            self._out(line)
+
+    def say(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.write(line)
+        else:
+            self._out(line)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM asks the replay to stop after the event in flight, so that no
+    dead letter is republished without being acknowledged; a second Ctrl-C stops at once. Signal
+    handlers belong to the main thread: elsewhere the default behaviour stays."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self._SIGNALS}
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("stopping after the event in flight (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
 
 
 def replay(*, function: str | None, partner: str | None, reasons: set[str] | None, fresh_event_ids: bool,
-           out: Callable[[str], None] = lambda line: print(line, flush=True)) -> int:
-    """Replay the chosen dead letters, one progress line each; 0 when all of them were replayed."""
+           limit: int | None = None, out: Callable[[str], None] | None = None) -> int:
+    """Replay the chosen dead letters (at most ``limit``): 0 when every one chosen was replayed or
+    the limit reached, 1 when a republish failed, 130 when interrupted. Each dead letter is
+    acknowledged only once Pub/Sub confirmed its republish, so an interrupted replay continues
+    where it stopped when run again."""
     wanted = chosen(partner, reasons)
     project = project_id()
     log = DeliveryLog(firestore_client(), keep_days=30)
     publishers: dict[str, EventPublisher] = {}
+    progress = ReplayProgress(out, limit)
     replayed = conflicts_left = 0
-    for hold in hold_subscriptions(function):
-        publisher = publishers.setdefault(hold.source_topic, EventPublisher(project, hold.source_topic, 10.0))
+    # Message ids replayed by this run: a dead letter whose lease ran out before its acknowledgement
+    # is delivered to this pull again, and must not be republished twice.
+    done: set[str] = set()
+    with StopRequest() as stop:
+        def enough() -> bool:
+            return stop.requested or (limit is not None and replayed >= limit)
+
         try:
-            for letter in hold.pull_all():
-                if not wanted(letter):
-                    continue
-                if letter.reason == EVENT_ID_CONFLICT and not fresh_event_ids:
-                    conflicts_left += 1
-                    continue
-                message = letter.replay_message(fresh_event_ids)
-                entry = letter.attributes.get(ENTRY_ATTRIBUTE)
-                marked = entry is not None and log.mark_replayed(entry, replayed_as=_new_id(letter, message))
-                outcome = publisher.publish_many([message])[0]
-                if not outcome.published:
-                    if marked:
-                        log.unmark_replayed(entry)
-                    print(f"error: could not republish event {letter.attributes.get('eventId')}: {outcome.error}; "
-                          f"it stays in {hold.function}'s dead letters. {replayed} replayed so far.", file=sys.stderr)
-                    return 1
-                hold.acknowledge(letter)
-                replayed += 1
-                as_new = f" as {message.attributes['eventId']}" if _new_id(letter, message) else ""
-                out(f"[{replayed}] {hold.function}: replayed event {letter.attributes.get('eventId', '?')}{as_new} "
-                    f"to {letter.target} (partner {letter.partner or '?'}, was: {letter.reason})")
+            for hold in hold_subscriptions(function):
+                publisher = publishers.setdefault(hold.source_topic, EventPublisher(project, hold.source_topic, 10.0))
+                try:
+                    for letter in hold.pull_all():
+                        if enough():
+                            break
+                        if letter.message.message_id in done:
+                            hold.acknowledge(letter)
+                            continue
+                        if not wanted(letter):
+                            continue
+                        if letter.reason == EVENT_ID_CONFLICT and not fresh_event_ids:
+                            conflicts_left += 1
+                            continue
+                        message = letter.replay_message(fresh_event_ids)
+                        entry = letter.attributes.get(ENTRY_ATTRIBUTE)
+                        marked = entry is not None and log.mark_replayed(entry, replayed_as=_new_id(letter, message))
+                        outcome = publisher.publish_many([message])[0]
+                        if not outcome.published:
+                            if marked:
+                                log.unmark_replayed(entry)
+                            progress.close()
+                            print(f"error: could not republish event {letter.attributes.get('eventId')}: "
+                                  f"{outcome.error}; it stays in {hold.function}'s dead letters. {replayed} replayed "
+                                  "so far; run the command again to continue.", file=sys.stderr)
+                            return 1
+                        hold.acknowledge(letter)
+                        done.add(letter.message.message_id)
+                        replayed += 1
+                        as_new = f" as {message.attributes['eventId']}" if _new_id(letter, message) else ""
+                        progress.replayed(
+                            f"[{replayed}] {hold.function}: replayed event {letter.attributes.get('eventId', '?')}"
+                            f"{as_new} to {letter.target} (partner {letter.partner or '?'}, was: {letter.reason})")
+                finally:
+                    hold.release()
+                if enough():
+                    break
         finally:
-            hold.release()
-    out(f"replayed {replayed} dead letter(s)")
+            progress.close()
+    progress.say(f"replayed {replayed} dead letter(s)")
+    if enough():
+        progress.say(f"{'interrupted' if stop.requested else f'stopped at --limit {limit}'}: the others are still held; "
+            "run the same command again to continue")
     if conflicts_left:
-        out(f"{conflicts_left} event_id_conflict dead letter(s) left: they would conflict again; replay them "
+        progress.say(f"{conflicts_left} event_id_conflict dead letter(s) left: they would conflict again; replay them "
             "under new eventIds with --fresh-event-ids")
-    return 0
+    return 130 if stop.requested else 0
 
 
 def _new_id(letter: DeadLetter, message: OutgoingMessage) -> str | None:
