@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import struct
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -152,6 +156,28 @@ campaigns:
     assert admin.main(["campaigns", "report", history.id, "--from", "2026-02-01", "--to", "2026-02-02"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].split() == ["total", "3", "2", "1", "2", "21.30"]
+
+
+def test_admin_cli_report_as_csv_json_and_a_chart(stack: dict[str, Any], history, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    days = ["--from", "2026-01-30", "--to", "2026-02-03"]
+    api = get_report(stack, history.id, **{"from": "2026-01-30", "to": "2026-02-03"}).json()
+    assert admin.main(["campaigns", "report", history.id, *days, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == api
+
+    assert admin.main(["campaigns", "report", history.id, *days, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [{"date": r["date"], "impressions": int(r["impressions"]), "views": int(r["views"]),
+             "clicks": int(r["clicks"]), "conversions": int(r["conversions"]),
+             "attributed_revenue": float(r["attributed_revenue"])} for r in rows] == api["days"]
+
+    chart = tmp_path / "report.png"
+    assert admin.main(["campaigns", "report", history.id, *days, "--chart", str(chart)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split() == ["total", "3", "2", "1", "2", "21.30"]
+    data = chart.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1000, 600) and 20_000 < len(data) < 500_000
 
 
 def test_admin_cli_warns_about_skus_two_campaigns_of_one_publisher_share(

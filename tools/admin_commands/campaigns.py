@@ -2,21 +2,28 @@
 
     campaigns apply -f examples/campaigns/demo.yaml   # create or replace the file's campaigns
     campaigns list                                    # every campaign, its ads and SKUs
-    campaigns report <campaign id> [--from YYYY-MM-DD] [--to YYYY-MM-DD]
+    campaigns report <campaign id> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|csv|json]
+                                   [--chart FILE.png]
 
 ``apply`` validates the whole file first and writes nothing if anything is wrong; an ad a
 campaign no longer lists is removed. It warns about SKUs that campaigns of one publisher share
 (each sale of such a SKU is credited to one of them only: the one the buyer touched last). The
 beacon sees a new ad at once, a changed or removed one within CAMPAIGN_CACHE_SECONDS (30 s).
+
+``report`` prints a table with a total line; ``--format json`` prints what the reports API answers
+and ``--format csv`` one row per day for a spreadsheet; ``--chart`` writes a PNG of the daily
+series (tools/admin_commands/report_chart.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import sys
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
+from typing import IO, Any, Callable
 
 import yaml
 from google.cloud import firestore
@@ -33,6 +40,8 @@ from shared.retail_media.campaigns import (
 from shared.retail_media.reports import CampaignReports, report_json
 from shared.retail_media.reports_api import DEFAULT_DAYS
 
+REPORT_COLUMNS = ["date", "impressions", "views", "clicks", "conversions", "attributed_revenue"]
+
 
 def register(groups: argparse._SubParsersAction) -> None:
     campaigns = groups.add_parser("campaigns", help="retail-media campaigns: apply, list, report")
@@ -45,6 +54,9 @@ def register(groups: argparse._SubParsersAction) -> None:
     report.add_argument("campaign_id")
     report.add_argument("--from", dest="first", type=date.fromisoformat, help="first day (UTC), YYYY-MM-DD")
     report.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (UTC), default today")
+    report.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                        help="table (default), csv (one row per day) or json (as the reports API answers)")
+    report.add_argument("--chart", type=Path, metavar="FILE.png", help="also write a PNG chart of the daily series")
     report.set_defaults(run=_report)
 
 
@@ -99,10 +111,31 @@ def _report(args: argparse.Namespace) -> int:
         print("error: --from is after --to", file=sys.stderr)
         return 2
     report = report_json(campaign, first, last, CampaignReports(db).daily(campaign.id, first, last))
-    print(f"campaign {campaign.id} ({campaign.type}, publisher {campaign.publisher_id}) "
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    elif args.format == "csv":
+        write_csv(report, sys.stdout)
+    else:
+        print_table(report)
+    if args.chart:
+        from tools.admin_commands.report_chart import write_chart  # matplotlib: imported only when drawing
+
+        write_chart(report, args.chart)
+        print(f"chart written to {args.chart}", file=sys.stderr)
+    return 0
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"campaign {report['campaign_id']} ({report['type']}, publisher {report['publisher_id']}) "
           f"{report['from']} .. {report['to']}")
     print(f"{'DATE':<12} {'IMPRESSIONS':>11} {'VIEWS':>7} {'CLICKS':>7} {'CONVERSIONS':>11} {'REVENUE':>12}")
     for row in [*report["days"], {"date": "total", **report["totals"]}]:
         print(f"{row['date']:<12} {row['impressions']:>11} {row['views']:>7} {row['clicks']:>7} "
               f"{row['conversions']:>11} {row['attributed_revenue']:>12.2f}")
-    return 0
+
+
+def write_csv(report: dict[str, Any], stream: IO[str]) -> None:
+    """One row per day, the API's field names as the header; no total row (a spreadsheet sums)."""
+    writer = csv.DictWriter(stream, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(report["days"])
