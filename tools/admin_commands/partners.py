@@ -163,10 +163,9 @@ def _show(args: argparse.Namespace) -> int:
 def unhealthy_after_seconds() -> float:
     value = os.environ.get("DESTINATION_UNHEALTHY_AFTER_SECONDS", str(DEFAULT_UNHEALTHY_AFTER_SECONDS))
     try:
-        seconds = float(value)
+        return float(value)
     except ValueError:
         raise SystemExit(f"error: DESTINATION_UNHEALTHY_AFTER_SECONDS must be a number of seconds, not {value!r}")
-    return seconds
 
 
 def health_lines(db: firestore.Client, partner: Partner, after_seconds: float) -> list[str]:
