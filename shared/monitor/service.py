@@ -10,9 +10,7 @@ stack and answered 500 INTERNAL without it.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -51,7 +49,7 @@ from shared.monitor.users import (
     validate_changes,
     validate_friendly_id,
 )
-from shared.platform import logs
+from shared.platform import json_body, logs
 from shared.platform.api_keys import ApiKeyVerifier
 from shared.platform.http import (
     Answer,
@@ -70,7 +68,6 @@ AUTHENTICATED_USER_HEADER = "x-authenticated-user"
 FLOW_ID_HEADER = "x-flow-id"
 # trackIds are generated as 32 letters and digits; anything else names no user.
 TRACK_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 Publish = Callable[[list[OutgoingMessage]], list[PublishOutcome]]
 T = TypeVar("T")
@@ -286,32 +283,15 @@ def _check_media_type(expected: str, content_type: str | None) -> None:
 
 
 def _parse_json(body: bytes) -> Any:
-    """JSON as JavaScript's JSON.parse reads it: NaN and Infinity are not JSON, nor is a number
-    too large for a double (1e400); an integer beyond 64 bits is a double, as JavaScript (and
-    Firestore, whose integers have 64 bits) can hold no more."""
+    """The body as I-JSON (shared.platform.json_body): no NaN or Infinity, numbers that are finite
+    doubles (an integer beyond 64 bits read as JavaScript reads it), Unicode strings, at most
+    MAX_DEPTH levels. An empty body is an empty object."""
     if not body.strip():
         return {}
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_number,
-                          parse_int=_javascript_integer)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MonitorError(400, "INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(exc)[:200])
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON value")
-
-
-def _finite_number(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text[:50]} is beyond the range of a number")
-    return number
-
-
-def _javascript_integer(text: str) -> int | float:
-    number = int(text)
-    return number if INT64_MIN <= number <= INT64_MAX else _finite_number(text)
+        return json_body.decode(body)
+    except json_body.JsonRefused as refused:
+        raise MonitorError(400, "INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(refused)) from None
 
 
 def _object_with(body: Any, required: tuple[str, ...]) -> dict[str, Any]:

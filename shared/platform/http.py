@@ -114,8 +114,13 @@ def to_response(answer: Answer) -> flask.Response:
         # Flask gives every response a text/html type; an answer without a body has none.
         del response.headers["Content-Type"]
         return response
-    return flask.Response(json.dumps(answer.body, ensure_ascii=False), status=answer.status,
-                          mimetype=JSON_MEDIA_TYPE, headers=dict(answer.headers))
+    try:
+        text = json.dumps(answer.body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # An unpaired surrogate echoed from a request (a field name, say) is not UTF-8: escaped
+        # as \udc00, as JavaScript's JSON.stringify writes it.
+        text = json.dumps(answer.body).encode("ascii")
+    return flask.Response(text, status=answer.status, mimetype=JSON_MEDIA_TYPE, headers=dict(answer.headers))
 
 
 @dataclass(frozen=True)
