@@ -18,6 +18,7 @@ from tests.integration.beacon_support import (
     RecordingPublisher,
     db,
     fresh_campaign,
+    get_report,
     in_process_beacon,
     order,
     post_conversion,
@@ -28,12 +29,6 @@ from tools import admin
 
 DAY1 = datetime(2026, 2, 1, 23, 59, 59, tzinfo=timezone.utc)
 DAY2 = DAY1 + timedelta(seconds=1)
-
-
-def get_report(stack: dict[str, Any], campaign_id: str, key: str | None = None, **params: str) -> requests.Response:
-    headers = {"Authorization": f"Bearer {key or stack['dev_api_key']}"}
-    return requests.get(f"{stack['functions']['reports']}/v1/reports/campaigns/{campaign_id}", params=params,
-                        headers=headers, timeout=30)
 
 
 @pytest.fixture(scope="module")
