@@ -157,3 +157,13 @@ def test_every_path_answers_in_the_apis_shape(stack: dict[str, Any], function: s
         SHAPES[function](answer)
 
     any_path()
+
+
+@pytest.mark.parametrize("function", sorted(SHAPES))
+@pytest.mark.parametrize("path", ["/robots.txt", "/favicon.ico"])
+def test_the_frameworks_own_paths_are_404_in_the_apis_shape(stack: dict[str, Any], function: str, path: str) -> None:
+    # functions-framework answers these two itself, in HTML, unless the function takes its 404s.
+    answer = requests.get(stack["functions"][function] + path, timeout=30,
+                          headers={"Authorization": f"Bearer {stack['dev_api_key']}"})
+    assert answer.status_code == 404
+    SHAPES[function](answer)
