@@ -65,9 +65,9 @@ def decode(body: bytes) -> Any:
         raise JsonRefused(f"arrays and objects are nested deeper than {MAX_DEPTH} levels")
     refused: list[str] = []
     document = _loads(text, _Numbers(refused, finite=True))
-    if not refused and has_lone_surrogate(body):
+    if has_lone_surrogate(body):
         refused.append("a string holds an unpaired UTF-16 surrogate (such as \\udc00), which is not Unicode")
-        document = well_formed(document)
+        document = well_formed(document)  # what an API reads of a refused body is Unicode too
     if refused:
         raise JsonRefused(refused[0], document)
     return document
@@ -87,12 +87,13 @@ def too_deep(body: bytes) -> bool:
     do not count). Counted without parsing: the brackets left once strings are removed."""
     if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
         return False
+    # Without escapes, a string holding no bracket is left as '""' once everything but quotes and
+    # brackets is removed; removing those pairs from the left pairs quotes correctly up to the
+    # first string holding a bracket, whose quotes then stay. Otherwise the body is lexed.
     structure = body.translate(None, _NOT_STRUCTURE)
-    # Without escapes, a string holding no bracket is left as '""'; removing those from the left
-    # pairs quotes correctly up to the first string holding one, whose quotes then stay: lex it all.
     brackets = structure if b"\\" in structure else structure.replace(b'""', b"")
     if b'"' in brackets:
-        brackets = _STRING.sub(b"", structure)
+        brackets = _STRING.sub(b"", body)
     steps = brackets.translate(None, _NOT_A_BRACKET).translate(_DEPTH_STEP)
     return max(accumulate(memoryview(steps).cast("b")), default=0) > MAX_DEPTH
 

@@ -121,6 +121,16 @@ def _refuse(constant: str) -> Any:
     raise ValueError(constant)
 
 
+@pytest.mark.parametrize("before", ['"\\u0085", ', '"\\n]", ', '"\\\\", ', '"[\\"", ', ""])
+def test_depth_is_counted_after_strings_with_escapes_and_brackets(before: str) -> None:
+    nested = '{"k": [' * 750 + "]}" * 750  # keys: quotes after the escape
+    body = f"[{before}{nested}]".encode()
+    assert json_body.too_deep(body)
+    with pytest.raises(JsonRefused, match="nested deeper than 64"):
+        decode(body)
+    assert depth(decode_as_javascript(body)) == MAX_DEPTH + 1
+
+
 @pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 1000, 100_000])
 def test_nesting_far_beyond_pythons_recursion_limit(levels: int) -> None:
     body = b"[" * levels + b"]" * levels
