@@ -12,7 +12,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from shared.events.message import encode_event
 from shared.platform import json_body
+from shared.platform.http import Answer, to_response
 from shared.platform.json_body import MAX_DEPTH, JsonRefused, decode, decode_as_javascript, well_formed
 from tests.reliability.bad_input_support import BOUNDED
 
@@ -170,3 +172,14 @@ def test_what_is_not_utf8_json_is_refused(body: bytes) -> None:
     for reader in (decode, decode_as_javascript):
         with pytest.raises(JsonRefused):
             reader(body)
+
+
+def test_what_leaves_is_rfc_8259_json() -> None:
+    # An event is never encoded with NaN or an infinity, which partners' parsers refuse.
+    for number in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            encode_event({"eventId": "e", "data": {"x": number}})
+    # An answer echoing a string that is not Unicode is still JSON, escaped as JSON.stringify does.
+    response = to_response(Answer(400, {"field": "a\udc00", "name": "é"}))
+    assert response.get_data() == b'{"field": "a\\udc00", "name": "\\u00e9"}'
+    assert to_response(Answer(400, {"name": "é"})).get_data() == '{"name": "é"}'.encode()
