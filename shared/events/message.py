@@ -10,8 +10,10 @@ from shared.platform.publisher import OutgoingMessage
 
 
 def encode_event(event: Mapping[str, Any]) -> bytes:
-    """The one serialisation of an event: what Pub/Sub carries and partners receive."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The one serialisation of an event: what Pub/Sub carries and partners receive. RFC 8259 JSON
+    only: a NaN or an infinity raises ValueError rather than reach a partner as ``NaN`` (the HTTP
+    functions' bodies never hold one: shared.platform.json_body)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def partner_of(event: Mapping[str, Any]) -> str | None:

@@ -8,7 +8,7 @@ import flask
 
 from shared.ingest.service import IngestService
 from shared.ingest.settings import IngestSettings
-from shared.platform import logs
+from shared.platform import http, logs
 from shared.platform.api_keys import ApiKeyStore, ApiKeyVerifier
 from shared.platform.clients import firestore_client
 from shared.platform.publisher import EventPublisher
@@ -27,3 +27,6 @@ def service() -> IngestService:
 
 def handle(request: flask.Request) -> flask.Response:
     return service().api.serve(request)
+
+
+http.answer_framework_paths(handle)

@@ -10,7 +10,6 @@ status is 200.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -38,7 +37,7 @@ from shared.events.protocol import (
     read_envelope,
 )
 from shared.ingest.settings import IngestSettings
-from shared.platform import logs
+from shared.platform import json_body, logs
 from shared.platform.api_keys import ApiKeyVerifier
 from shared.platform.http import (
     Answer,
@@ -285,16 +284,13 @@ def _bearer(authorization: str | None) -> str | None:
 
 
 def _parse_json(body: bytes) -> Any:
-    non_json_constants: list[str] = []
+    """The body as every ingest answer reads it (shared.platform.json_body: I-JSON). A body refused
+    only for some values still names its envelope: a protocol client gets its answer as an event."""
     try:
-        document = json.loads(body.decode("utf-8"), parse_constant=non_json_constants.append)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise bad_request("INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(exc)[:200])
-    if non_json_constants:
-        # Python reads NaN and Infinity, which JSON has not: partners' parsers would fail on them.
+        return json_body.decode(body)
+    except json_body.JsonRefused as refused:
         raise bad_request("INVALID_JSON", "the body is not valid UTF-8 JSON",
-                          error=f"{non_json_constants[0]} is not a JSON value").about(read_envelope(document))
-    return document
+                          error=str(refused)).about(read_envelope(refused.document))
 
 
 def _envelope_in(request: Request) -> ProtocolRequest | None:

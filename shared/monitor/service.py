@@ -10,9 +10,7 @@ stack and answered 500 INTERNAL without it.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 import uuid
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from shared.monitor.errors import (
     problem,
     user_not_found,
 )
+from shared.monitor.idempotency import HEADER, IdempotencyStore, fingerprint, read_key
 from shared.monitor.operations import (
     Context,
     Reads,
@@ -51,7 +50,7 @@ from shared.monitor.users import (
     validate_changes,
     validate_friendly_id,
 )
-from shared.platform import logs
+from shared.platform import json_body, logs
 from shared.platform.api_keys import ApiKeyVerifier
 from shared.platform.http import (
     Answer,
@@ -70,7 +69,6 @@ AUTHENTICATED_USER_HEADER = "x-authenticated-user"
 FLOW_ID_HEADER = "x-flow-id"
 # trackIds are generated as 32 letters and digits; anything else names no user.
 TRACK_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 Publish = Callable[[list[OutgoingMessage]], list[PublishOutcome]]
 T = TypeVar("T")
@@ -99,6 +97,8 @@ class _Call:
     ctx: Context
     flow_id: str
     facts: RequestFacts
+    # The Idempotency-Key of an event occurrence (record_event only), None without one.
+    idempotency_key: str | None = None
 
     def require_monitored(self, *users: dict[str, Any] | None) -> None:
         """403 unless the rules monitor this request about these stored users (None: absent)."""
@@ -117,11 +117,12 @@ class _Call:
 
 class MonitorService:
     def __init__(self, keys: ApiKeyVerifier, config: Callable[[], MonitorConfig], users: UserStore,
-                 publish: Publish, max_body_bytes: int):
+                 publish: Publish, max_body_bytes: int, idempotency: IdempotencyStore):
         self._keys = keys
         self._config = config
         self._users = users
         self._publish = publish
+        self._idempotency = idempotency
         self.api = HttpApi(name="monitor", handle=self.handle, body_limit=lambda _path: max_body_bytes,
                            error_family=(MonitorError,), error_answer=self._error_answer,
                            internal_answer=self._internal_answer, finish=self._finish)
@@ -134,6 +135,7 @@ class MonitorService:
             raise MonitorError(413, "PAYLOAD_TOO_LARGE", "the request body is too large")
         app = self._authenticate(request.headers.get("authorization"))
         _check_media_type(MEDIA_TYPES.get(route.endpoint, JSON), request.headers.get("content-type"))
+        idempotency_key = read_key(request.headers.get(HEADER)) if route.endpoint == "record_event" else None
         body = _parse_json(request.body)
         config = self._config()
         login = _authenticated_user(request.headers.get(AUTHENTICATED_USER_HEADER))
@@ -146,7 +148,7 @@ class MonitorService:
         if excluded:
             raise not_monitored(excluded)
         call = _Call(route.params, body, config, Context(config.privacy, app, login, datetime.now(timezone.utc)),
-                     flow_id, facts)
+                     flow_id, facts, idempotency_key)
         return getattr(self, route.endpoint)(call)
 
     @staticmethod
@@ -238,6 +240,13 @@ class MonitorService:
         violation = event_contract.validate(event)
         if violation:
             raise RuntimeError(f"monitor built an event that breaks its contract: {violation}")
+        key = call.idempotency_key
+        if key is not None:
+            reservation = self._idempotency.reserve(call.ctx.app, key, fingerprint(event_type.id, call.body), event)
+            event = reservation.event
+            if reservation.message_id is not None:
+                logger.info("event resent: answered again", extra={"flowId": call.flow_id, "eventId": event["eventId"]})
+                return _occurrence_answer(event, reservation.message_id)
         outcome = self._publish([event_message(event, call.flow_id)])[0]
         if not outcome.published:
             logger.error("publish failed",
@@ -248,8 +257,18 @@ class MonitorService:
                     extra={"flowId": call.flow_id, "eventId": event["eventId"], "eventType": events.EVENT_TYPE,
                            "monitorEventType": event_type.id, "whitelabel": event_type.whitelabel,
                            "messageId": outcome.message_id})
-        return Answer(200, {"eventId": event["eventId"], "messageId": outcome.message_id,
-                            "lum_user": {"trackId": user["trackId"]}})
+        if key is not None:
+            self._record_published(call.ctx.app, key, event, outcome.message_id)
+        return _occurrence_answer(event, outcome.message_id)
+
+    def _record_published(self, app: str, key: str, event: dict[str, Any], message_id: str | None) -> None:
+        """Best effort: the event is published whatever happens here; unrecorded, a resend
+        publishes it again with its eventId, which destinations deduplicate."""
+        try:
+            self._idempotency.published(app, key, message_id or "")
+        except Exception:
+            logger.warning("idempotency key not marked published", exc_info=True,
+                           extra={"eventId": event["eventId"]})
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -263,6 +282,11 @@ class MonitorService:
         if app is None:
             raise MonitorError(401, "INVALID_TOKEN", "the API key is unknown or revoked")
         return app
+
+
+def _occurrence_answer(event: dict[str, Any], message_id: str | None) -> Answer:
+    return Answer(200, {"eventId": event["eventId"], "messageId": message_id,
+                        "lum_user": {"trackId": event["ownerExternalId"]}})
 
 
 def relative_path(path: str) -> str:
@@ -286,32 +310,15 @@ def _check_media_type(expected: str, content_type: str | None) -> None:
 
 
 def _parse_json(body: bytes) -> Any:
-    """JSON as JavaScript's JSON.parse reads it: NaN and Infinity are not JSON, nor is a number
-    too large for a double (1e400); an integer beyond 64 bits is a double, as JavaScript (and
-    Firestore, whose integers have 64 bits) can hold no more."""
+    """The body as I-JSON (shared.platform.json_body): no NaN or Infinity, numbers that are finite
+    doubles (an integer beyond 64 bits read as JavaScript reads it), Unicode strings, at most
+    MAX_DEPTH levels. An empty body is an empty object."""
     if not body.strip():
         return {}
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_not_json, parse_float=_finite_number,
-                          parse_int=_javascript_integer)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MonitorError(400, "INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(exc)[:200])
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not a JSON value")
-
-
-def _finite_number(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text[:50]} is beyond the range of a number")
-    return number
-
-
-def _javascript_integer(text: str) -> int | float:
-    number = int(text)
-    return number if INT64_MIN <= number <= INT64_MAX else _finite_number(text)
+        return json_body.decode(body)
+    except json_body.JsonRefused as refused:
+        raise MonitorError(400, "INVALID_JSON", "the body is not valid UTF-8 JSON", error=str(refused)) from None
 
 
 def _object_with(body: Any, required: tuple[str, ...]) -> dict[str, Any]:

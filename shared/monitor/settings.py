@@ -18,6 +18,8 @@ class MonitorSettings:
     # How long the registered attributes, event types, rules and privacy setting are reused per
     # instance before Firestore is read again (how long an `admin monitor ... apply` takes to show).
     config_cache_seconds: float
+    # How long an Idempotency-Key of an event occurrence is remembered (its resends answered alike).
+    idempotency_seconds: float
 
     @classmethod
     def from_env(cls) -> "MonitorSettings":
@@ -27,4 +29,5 @@ class MonitorSettings:
             max_body_bytes=env_int("MONITOR_MAX_BODY_BYTES", 256 * 1024),
             api_key_cache_seconds=env_float("API_KEY_CACHE_SECONDS", 30.0),
             config_cache_seconds=env_float("MONITOR_CONFIG_CACHE_SECONDS", 30.0),
+            idempotency_seconds=env_float("MONITOR_IDEMPOTENCY_SECONDS", 86400.0),
         )

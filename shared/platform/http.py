@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import flask
+import functions_framework
 from werkzeug.exceptions import MethodNotAllowed as _WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
@@ -114,8 +115,13 @@ def to_response(answer: Answer) -> flask.Response:
         # Flask gives every response a text/html type; an answer without a body has none.
         del response.headers["Content-Type"]
         return response
-    return flask.Response(json.dumps(answer.body, ensure_ascii=False), status=answer.status,
-                          mimetype=JSON_MEDIA_TYPE, headers=dict(answer.headers))
+    try:
+        text = json.dumps(answer.body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # An unpaired surrogate echoed from a request (a field name, say) is not UTF-8: escaped
+        # as \udc00, as JavaScript's JSON.stringify writes it.
+        text = json.dumps(answer.body).encode("ascii")
+    return flask.Response(text, status=answer.status, mimetype=JSON_MEDIA_TYPE, headers=dict(answer.headers))
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,13 @@ class HttpApi:
                          extra={"function": self.name, "method": request.method, "path": request.path})
             answer = self.internal_answer(request)
         return self.finish(request, answer)
+
+
+def answer_framework_paths(handle: Callable[[flask.Request], flask.Response]) -> None:
+    """functions-framework answers ``/robots.txt`` and ``/favicon.ico`` itself, 404 in HTML, before
+    the function sees them: its 404s are answered by ``handle`` instead, in the API's shape. Call
+    it while functions-framework loads the function (elsewhere its ``errorhandler`` does nothing)."""
+    functions_framework.errorhandler(NotFound)(lambda _error: handle(flask.request))
 
 
 @dataclass(frozen=True)

@@ -61,19 +61,37 @@ class UnsupportedSchema(ValueError):
 
 # -- JavaScript semantics ------------------------------------------------------------------------
 
+# JavaScript's \s (ECMAScript WhiteSpace and LineTerminator), which Python's \s is not: Python's
+# also has U+001C-U+001F and U+0085, and lacks U+FEFF.
+JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
 def _is_finite_number(checker: Any, instance: Any) -> bool:
-    # Ajv's strictNumbers (on by default): Infinity (JSON 1e400) is not a number.
-    return (isinstance(instance, (int, float)) and not isinstance(instance, bool)
-            and math.isfinite(instance))
+    # Ajv's strictNumbers (on by default): Infinity (JSON 1e400) is not a number, nor is an
+    # integer beyond the double range (JavaScript reads it as Infinity).
+    if not isinstance(instance, (int, float)) or isinstance(instance, bool):
+        return False
+    try:
+        return math.isfinite(instance)
+    except OverflowError:
+        return False
 
 
 @lru_cache(maxsize=64)
 def _js_regex(pattern: str) -> re.Pattern[str]:
-    """A JavaScript ``u`` regex as Python: ``$`` only at the very end, ``\\d`` ASCII only."""
+    """A JavaScript ``u`` regex as Python: ``$`` only at the very end, ``\\d`` ASCII only, ``\\s``
+    JavaScript's whitespace."""
     translated, in_class, escaped = [], False, False
     for char in pattern:
         if escaped:
-            translated.append(char)
+            if char == "s":
+                translated[-1] = JS_WHITESPACE if in_class else f"[{JS_WHITESPACE}]"
+            elif char == "S" and not in_class:
+                translated[-1] = f"[^{JS_WHITESPACE}]"
+            elif char == "S":
+                raise UnsupportedSchema(f"pattern {pattern!r}: \\S within a class has no translation")
+            else:
+                translated.append(char)
             escaped = False
         elif char == "\\":
             translated.append(char)
@@ -103,6 +121,7 @@ def _finite_only(keyword_function: Any) -> Any:
     return check
 
 
+_DATE_TIME_SEPARATOR = re.compile(f"[tT{JS_WHITESPACE}]")  # ajv-formats: /t|\s/i
 _AJV_DATE = re.compile(r"(\d\d\d\d)-(\d\d)-(\d\d)", re.ASCII)
 _AJV_TIME = re.compile(r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)(z|([+-])(\d\d)(?::?(\d\d))?)?", re.ASCII | re.IGNORECASE)
 _DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
@@ -110,7 +129,7 @@ _DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 def ajv_date_time(value: str) -> bool:
     """ajv-formats' full ``date-time`` (formats.ts: getDateTime(strictTimeZone=true))."""
-    parts = re.split(r"[tT\s\ufeff]", value)  # JavaScript's \s also matches U+FEFF
+    parts = _DATE_TIME_SEPARATOR.split(value)
     if len(parts) != 2:
         return False
     date = _AJV_DATE.fullmatch(parts[0])

@@ -16,8 +16,10 @@ credited over all campaigns never exceeds the order's revenue, however many camp
 a SKU.
 
 The attribution function runs this for each message of topic ``conversions`` and stores
-``attributions/<conversionId>_<campaignId>`` and ``conversions/<conversionId>``. Both ids come
-from the message, so a redelivered message rewrites the same documents.
+``attributions/<conversionId>_<campaignId>`` and ``conversions/<conversionId>`` in one atomic
+batch that *creates* the conversion: a conversionId is attributed once. A redelivered message, or
+a conversion the beacon published again (the same order resent: the same conversionId), finds
+it recorded and changes nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 
 from shared.platform.clock import Clock
@@ -128,8 +131,9 @@ class AttributionService:
         self._window = window
         self._clock = clock
 
-    def process(self, message: dict[str, Any]) -> list[Attribution]:
-        """Attribute one message of topic ``conversions`` and store the outcome."""
+    def process(self, message: dict[str, Any]) -> list[Attribution] | None:
+        """Attribute one message of topic ``conversions`` and store the outcome; None when its
+        conversionId was already attributed (that first attribution stands)."""
         conversion_id = message["conversionId"]
         conversion = message["conversion"]
         created_at = parse_created_at(conversion["created_at"])
@@ -148,7 +152,7 @@ class AttributionService:
                 "touchpoint": {"adId": a.touchpoint.ad_id, "kind": a.touchpoint.kind, "at": a.touchpoint.at},
                 "attributedAt": now,
             })
-        batch.set(self._db.collection(CONVERSIONS).document(conversion_id), {
+        batch.create(self._db.collection(CONVERSIONS).document(conversion_id), {
             "publisherId": conversion["publisher_id"], "orderId": conversion["order_id"],
             "userId": conversion["user_id"], "sessionId": conversion["session_id"],
             "createdAt": created_at, "day": day, "receivedAt": message.get("receivedAt"),
@@ -160,7 +164,10 @@ class AttributionService:
                            "matchedSkus": a.matched_skus} for a in attributions],
             "processedAt": now,
         })
-        batch.commit()
+        try:
+            batch.commit()
+        except AlreadyExists:
+            return None
         return attributions
 
     def _touchpoints(self, conversion: dict[str, Any], created_at: datetime) -> list[Touchpoint]:

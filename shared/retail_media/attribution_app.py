@@ -47,6 +47,9 @@ def _handle(pubsub_message: dict[str, Any]) -> None:
                      extra={"messageId": pubsub_message.get("messageId"), "error": type(exc).__name__})
         return
     attributions = service().process(message)
+    if attributions is None:
+        logger.info("conversion already attributed: unchanged", extra={"conversionId": message.get("conversionId")})
+        return
     logger.info("conversion attributed" if attributions else "conversion not attributed",
                 extra={"conversionId": message.get("conversionId"), "campaigns": [a.campaign_id for a in attributions]})
 

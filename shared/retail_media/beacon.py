@@ -14,9 +14,16 @@ for the attribution window, all in one atomic batch. Duplicates get the same 202
 counted, but one that can attribute still writes its touchpoint.
 
 A conversion (normalised and flagged by ``conversion``; created_at at most the clock skew after
-its receipt) is claimed per publisher_id + order_id for 30 days and published to topic
-``conversions``; the attribution function does the rest. Resends within 30 days get 202 and are
-ignored. If Pub/Sub does not confirm, the claim is released and the answer is 503: send again.
+its receipt) is published to topic ``conversions`` (only the fields its schema describes), then
+claimed per publisher_id + order_id for 30 days: resends within 30 days get 202 and are not
+published again. Its ``conversionId`` is derived from publisher_id, order_id and created_at, and
+attribution records each conversionId once: so an instance dying between the publish and the
+claim loses nothing, and the resend of such a conversion, published again, is counted once. If
+Pub/Sub does not confirm, nothing is recorded and the answer is 503: send again.
+
+Bodies are read as JavaScript's JSON.parse reads them (shared.platform.json_body), so that the
+422s are real Ajv's; what is kept is then made well-formed Unicode (an unpaired surrogate becomes
+U+FFFD, as JavaScript writes it out) before it becomes a key, a document or a message.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from google.cloud import firestore
 from werkzeug.routing import Rule
 
 from shared.events.message import encode_event
+from shared.platform import json_body
 from shared.platform.clock import Clock
 from shared.platform.http import (
     Answer,
@@ -46,7 +54,7 @@ from shared.platform.http import (
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 from shared.retail_media.ajv_errors import AjvSchema
 from shared.retail_media.campaigns import ATTRIBUTING_EVENTS, Ad
-from shared.retail_media.conversion import created_at_bound, normalise
+from shared.retail_media.conversion import created_at_bound, normalise, stored_order
 from shared.retail_media.dedup import DedupStore, Write, key_id
 from shared.retail_media.settings import AttributionSettings, BeaconSettings
 
@@ -62,6 +70,7 @@ ACCEPTED = {"impression": "impression accepted", "view": "view accepted", "click
 ACCEPTED_CONTENT_TYPES = {"", "application/json", "text/plain"}
 CONVERSION_PATH = "/v1/beacon/conversion"
 CREATED_AT = "/properties/created_at"
+CONVERSION_NAMESPACE = uuid.UUID("5f1c2a9e-3b7d-4c1e-9a8f-2d6b0e4c7a13")
 ROUTES = Routes([
     Rule("/v1/beacon/<any(impression, view, click):kind>/<adId>", endpoint="ad_event", methods=["POST", "OPTIONS"]),
     Rule(CONVERSION_PATH, endpoint="conversion", methods=["POST", "OPTIONS"]),
@@ -98,13 +107,18 @@ def invalid_json(error: str) -> Refused:
 
 
 def parse_json(body: bytes) -> Any:
-    """JSON as JavaScript's JSON.parse reads it: NaN and Infinity are not JSON."""
-    def reject(constant: str) -> Any:
-        raise ValueError(f"{constant} is not valid JSON")
+    """JSON as JavaScript's JSON.parse reads it (shared.platform.json_body)."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=reject)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise invalid_json(str(exc))
+        return json_body.decode_as_javascript(body)
+    except json_body.JsonRefused as refused:
+        raise invalid_json(str(refused)) from None
+
+
+def conversion_id_of(conversion: dict[str, Any]) -> str:
+    """The id of a conversion: the same order (publisher, order id, creation time) sent again has
+    the same id, so attribution records it once however often it is published."""
+    name = "\x1f".join((conversion["publisher_id"], conversion["order_id"], conversion["created_at"]))
+    return str(uuid.uuid5(CONVERSION_NAMESPACE, name))
 
 
 class BeaconService:
@@ -169,6 +183,7 @@ class BeaconService:
         errors = schema("ad_event").errors(document)
         if errors:
             return Answer(422, errors)
+        document = json_body.well_formed(document)
         ad = self._ads(ad_id)
         if ad is None:
             return Answer(404, messages(f"unknown ad {ad_id!r}"))
@@ -206,18 +221,16 @@ class BeaconService:
         errors = schema("conversion").errors(document, bound)
         if errors:
             return Answer(422, errors)
-        conversion, flags = normalise(document)
+        conversion, flags = normalise(stored_order(json_body.well_formed(document), schema("conversion").schema))
         publisher_id, order_id = conversion["publisher_id"], conversion["order_id"]
         key = key_id("conversion", publisher_id, order_id)
-        conversion_id = str(uuid.uuid4())
-        claim = self._dedup.claim([key], self._windows["conversion"], {
-            "kind": "conversion", "conversionId": conversion_id, "publisherId": publisher_id, "orderId": order_id,
-        })
-        if not claim.claimed:
+        holder = self._dedup.holder(key)
+        if holder is not None:
             logger.info("conversion resent: ignored",
                         extra={"publisherId": publisher_id, "orderId": order_id,
-                               "conversionId": claim.data.get("conversionId")})
+                               "conversionId": holder.get("conversionId")})
             return Answer(202, messages(ACCEPTED["conversion"]))
+        conversion_id = conversion_id_of(conversion)
         flow_id = str(uuid.uuid4())
         message = OutgoingMessage(
             encode_event({"conversionId": conversion_id, "receivedAt": _iso(received_at),
@@ -226,10 +239,14 @@ class BeaconService:
         )
         outcome = self._publish([message])[0]
         if not outcome.published:
-            self._dedup.release(key, claim)
             logger.error("conversion not queued",
                          extra={"flowId": flow_id, "conversionId": conversion_id, "error": outcome.error})
             return Answer(503, messages("the conversion could not be queued; send it again"))
+        # Claimed only once published: had this instance died before, a resend would be published
+        # again, with the same conversionId.
+        self._dedup.claim([key], self._windows["conversion"], {
+            "kind": "conversion", "conversionId": conversion_id, "publisherId": publisher_id, "orderId": order_id,
+        })
         logger.info("conversion queued",
                     extra={"flowId": flow_id, "conversionId": conversion_id, "publisherId": publisher_id,
                            "orderId": order_id, "messageId": outcome.message_id})

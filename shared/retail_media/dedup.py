@@ -109,17 +109,10 @@ class DedupStore:
         except (AlreadyExists, FailedPrecondition, NotFound):
             pass
 
-    def release(self, key: str, claim: Claim) -> None:
-        """Undo our own claim (its work could not be done), unless it was taken over since."""
-        reference = self._db.collection(COLLECTION).document(key)
-
-        @firestore.transactional
-        def release_if_ours(transaction: firestore.Transaction) -> None:
-            snapshot = reference.get(transaction=transaction)
-            if snapshot.exists and (snapshot.to_dict() or {}).get("claimId") == claim.data.get("claimId"):
-                transaction.delete(reference)
-
-        release_if_ours(self._db.transaction())
+    def holder(self, key: str) -> dict[str, Any] | None:
+        """The content of ``key``'s unexpired claim, or None when nobody holds it."""
+        snapshot = self._db.collection(COLLECTION).document(key).get()
+        return (snapshot.to_dict() or {}) if _unexpired(snapshot, self._clock()) else None
 
 
 def _unexpired(snapshot: firestore.DocumentSnapshot, now: datetime) -> bool:

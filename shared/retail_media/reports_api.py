@@ -4,7 +4,8 @@ Authenticated like ingest: an app API key as ``Authorization: Bearer <key>``, wh
 reports of its scope's publishers (every publisher's for an admin key, none for a key without
 a scope; shared.platform.api_keys). The campaign of another publisher answers 404 exactly like
 a campaign that does not exist, so a key cannot even learn which campaign ids exist. ``to``
-defaults to today (UTC), ``from`` to six days before ``to``; at most MAX_REPORT_DAYS days.
+defaults to today (UTC), ``from`` to six days before ``to`` (at the earliest 0001-01-01); at most
+MAX_REPORT_DAYS days.
 Errors answer ``{"messages": [...]}`` with 400, 401, 404 or 405.
 """
 
@@ -20,7 +21,7 @@ from shared.platform.api_keys import ApiKeyVerifier, Scope
 from shared.platform.clock import Clock
 from shared.platform.http import Answer, HttpApi, MethodNotAllowed, Request, Routes
 from shared.retail_media.beacon import Refused, internal_answer, messages
-from shared.retail_media.campaigns import CampaignStore
+from shared.retail_media.campaigns import ID_PATTERN, CampaignStore
 from shared.retail_media.reports import CampaignReports, report_json
 
 ROUTES = Routes([Rule("/v1/reports/campaigns/<campaignId>", endpoint="campaign_report", methods=["GET"])])
@@ -44,9 +45,11 @@ class ReportsApi:
         route = ROUTES.match(request.method, request.path)
         scope = self._authenticate(request.headers.get("Authorization"))
         first, last = self._range(request.args)
-        campaign = self._campaigns.get(route.params["campaignId"])
+        campaign_id = route.params["campaignId"]
+        # An id no campaign can have (a Firestore-reserved __x__, say) is not looked up.
+        campaign = self._campaigns.get(campaign_id) if ID_PATTERN.fullmatch(campaign_id) else None
         if campaign is None or not scope.may_read(campaign.publisher_id):
-            raise Refused(404, messages(f"unknown campaign {route.params['campaignId']!r}"))
+            raise Refused(404, messages(f"unknown campaign {campaign_id!r}"))
         return Answer(200, report_json(campaign, first, last, self._reports.daily(campaign.id, first, last)))
 
     @staticmethod
@@ -68,7 +71,8 @@ class ReportsApi:
 
     def _range(self, args: Mapping[str, str]) -> tuple[date, date]:
         last = _date(args, "to") or self._clock().date()
-        first = _date(args, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
+        # The default never reaches before the first day there is (0001-01-01).
+        first = _date(args, "from") or last - timedelta(days=min(DEFAULT_DAYS - 1, (last - date.min).days))
         if first > last:
             raise Refused(400, messages("'from' is after 'to'"))
         if (last - first).days + 1 > self._max_days:

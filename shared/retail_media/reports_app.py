@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import flask
 
-from shared.platform import logs
+from shared.platform import http, logs
 from shared.platform.api_keys import ApiKeyStore, ApiKeyVerifier
 from shared.platform.clients import firestore_client
 from shared.platform.clock import utc_now
@@ -28,3 +28,6 @@ def service() -> ReportsApi:
 
 def handle(request: flask.Request) -> flask.Response:
     return service().api.serve(request)
+
+
+http.answer_framework_paths(handle)

@@ -47,8 +47,18 @@ def post_event(stack: dict[str, Any], kind: str, ad_id: str, body: Any = None, *
     return requests.post(url, data=data, headers=headers, timeout=30)
 
 
-def post_conversion(stack: dict[str, Any], body: Any) -> requests.Response:
-    return requests.post(f"{stack['functions']['beacon']}/v1/beacon/conversion", json=body, timeout=30)
+def get_report(stack: dict[str, Any], campaign_id: str, key: str | None = None, **params: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {key or stack['dev_api_key']}"}
+    return requests.get(f"{stack['functions']['reports']}/v1/reports/campaigns/{campaign_id}", params=params,
+                        headers=headers, timeout=30)
+
+
+def post_conversion(stack: dict[str, Any], body: Any = None, *, data: bytes | None = None) -> requests.Response:
+    """``body`` as JSON, or ``data`` as sent (text/plain, as sendBeacon sends a string)."""
+    url = f"{stack['functions']['beacon']}/v1/beacon/conversion"
+    if data is None:
+        return requests.post(url, json=body, timeout=30)
+    return requests.post(url, data=data, headers={"Content-Type": "text/plain"}, timeout=30)
 
 
 def order(campaign: Campaign, *items: tuple[str, float, float], user: str = "user-1", session: str = "session-1",

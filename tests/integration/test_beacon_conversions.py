@@ -145,3 +145,26 @@ def test_unknown_fields_are_accepted_but_not_stored(stack: dict[str, Any], campa
     record = wait_for_conversion(stack, body)
     assert "__name__" not in record["order"] and "color" not in record["order"]["items"][0]
 
+
+
+def test_unpaired_surrogates_are_accepted_as_ajv_does_and_kept_as_javascript_writes_them(
+        stack: dict[str, Any], campaign: Campaign) -> None:
+    # A JavaScript string sliced through an emoji: valid JSON, which Ajv accepts.
+    session, order_id = f"s-{uuid.uuid4().hex}\\ud83d", f"o-{uuid.uuid4().hex}\\udc00"
+    click = post_event(stack, "click", campaign.ad_ids[0], data=f'{{"session_id": "{session}"}}'.encode())
+    assert click.status_code == 202, click.text
+    body = order(campaign, ("12221", 1, 10.0), session="@session@", order_id="@order@")
+    text = json.dumps(body).replace("@session@", session).replace("@order@", order_id).encode()
+    assert post_conversion(stack, data=text).status_code == 202
+    # Stored as U+FFFD (as JavaScript's UTF-8 encoders write it): the click and the order still meet.
+    record = wait_for_conversion(stack, {**body, "order_id": json.loads(f'"{order_id}"').replace("\udc00", "\ufffd")})
+    assert record["sessionId"] == json.loads(f'"{session}"').replace("\ud83d", "\ufffd")
+    assert record["attributed"] is True
+
+
+def test_a_number_beyond_a_double_in_an_unknown_field_is_accepted_and_never_published(
+        stack: dict[str, Any], campaign: Campaign) -> None:
+    body = order(campaign, ("12221", 1, 10.0))
+    text = json.dumps({**body, "extra": "@huge@"}).replace('"@huge@"', "1e400").encode()
+    assert post_conversion(stack, data=text).status_code == 202
+    assert wait_for_conversion(stack, body)["order"]["order_id"] == body["order_id"]

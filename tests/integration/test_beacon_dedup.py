@@ -1,16 +1,19 @@
 """Dedup against the real Firestore emulator: window edges with an injected clock, concurrent
-identical beacons, and an expired key that TTL has not deleted yet."""
+identical beacons, an expired key that TTL has not deleted yet, and a conversion whose instance
+died between its publish and its claim."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shared.platform.publisher import PublishOutcome
-from shared.retail_media.beacon import BeaconService
+from shared.platform.publisher import EventPublisher, OutgoingMessage, PublishOutcome
+from shared.retail_media.beacon import BeaconService, conversion_id_of
 from shared.retail_media.dedup import COLLECTION, DedupStore, key_id
 from tests.integration.beacon_support import (
     MovableClock,
@@ -18,10 +21,15 @@ from tests.integration.beacon_support import (
     counted,
     db,
     fresh_campaign,
+    get_report,
     in_process_beacon,
+    order,
+    post_conversion,
     post_event,
+    wait_for_conversion,
 )
 from tests.integration.beacon_support import send as send_to
+from tests.conftest import poll
 
 START = datetime(2026, 5, 4, 10, 0, tzinfo=timezone.utc)
 
@@ -123,7 +131,8 @@ def test_ten_identical_impressions_sent_at_once_count_once(stack: dict[str, Any]
     assert counted(stack, campaign.id, "impression") == 1
 
 
-def test_a_conversion_resent_within_30_days_is_ignored_then_accepted_again(stack: dict[str, Any], beacon) -> None:
+def test_a_conversion_resent_within_30_days_is_ignored_then_published_again_as_itself(stack: dict[str, Any],
+                                                                                      beacon) -> None:
     service, clock, publisher = beacon
     campaign = fresh_campaign(stack, "product")
     body = {"channel": "app", "publisher_id": campaign.publisher_id, "user_id": "u", "session_id": "s",
@@ -140,8 +149,9 @@ def test_a_conversion_resent_within_30_days_is_ignored_then_accepted_again(stack
     clock.now = START + timedelta(days=30)
     assert post() == 202
     assert len(publisher.messages) == 2
+    # The same order: the same conversionId, which attribution records once.
     ids = [m["conversionId"] for m in publisher.messages]
-    assert ids[0] != ids[1]
+    assert ids[0] == ids[1]
 
 
 def test_a_conversion_that_could_not_be_queued_can_be_sent_again(stack: dict[str, Any], beacon) -> None:
@@ -155,3 +165,50 @@ def test_a_conversion_that_could_not_be_queued_can_be_sent_again(stack: dict[str
     assert answer.status == 503 and answer.body == {"messages": ["the conversion could not be queued; send it again"]}
     assert send_to(service, "/v1/beacon/conversion", body).status == 202
     assert len(publisher.messages) == 1
+
+
+class _InstanceDied(BaseException):
+    """The instance ended here: nothing after this point ran (not an Exception: no handler sees it)."""
+
+
+def _attribution_outcomes(stack: dict[str, Any], conversion_id: str) -> list[str]:
+    """What the running attribution function logged about ``conversion_id``, in order."""
+    lines = (Path(stack["logs"]) / "function-attribution.log").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{") and conversion_id in line]
+    return [r["message"] for r in records if r.get("conversionId") == conversion_id]
+
+
+@pytest.mark.parametrize("published_before_dying", [True, False], ids=["after-publish", "before-publish"])
+def test_an_instance_dying_while_queueing_a_conversion_loses_nothing_and_the_resend_counts_once(
+        stack: dict[str, Any], published_before_dying: bool) -> None:
+    campaign = fresh_campaign(stack, "product", skus=("SKU-G",))
+    session = f"s-{campaign.id}"
+    assert post_event(stack, "click", campaign.ad_ids[0], {"session_id": session}).status_code == 202
+    body = order(campaign, ("SKU-G", 2, 5.0), session=session)
+    conversions = EventPublisher(stack["project_id"], "conversions", 10)
+
+    def publish_then_die(messages: list[OutgoingMessage]) -> list[PublishOutcome]:
+        if published_before_dying:
+            assert all(outcome.published for outcome in conversions.publish_many(messages))
+        raise _InstanceDied
+
+    # The beacon's code on the stack's emulators, dying before (or just after) its publish.
+    dying = in_process_beacon(stack, MovableClock(datetime.now(timezone.utc)), publish_then_die)
+    with pytest.raises(_InstanceDied):
+        send_to(dying, "/v1/beacon/conversion", body)
+    # The client got no answer and sends the order again, to the running beacon.
+    assert post_conversion(stack, body).status_code == 202
+
+    conversion_id = conversion_id_of(body)
+
+    expected = ["conversion already attributed: unchanged", "conversion attributed"] if published_before_dying \
+        else ["conversion attributed"]
+
+    def every_publication_processed() -> list[str] | None:
+        outcomes = _attribution_outcomes(stack, conversion_id)
+        return sorted(outcomes) if len(outcomes) >= len(expected) else None
+
+    assert poll(every_publication_processed, timeout=60, what="the attribution of every publication") == expected
+    report = get_report(stack, campaign.id).json()
+    assert (report["totals"]["conversions"], report["totals"]["attributed_revenue"]) == (1, 10.0)
+    assert wait_for_conversion(stack, body)["attributed"] is True

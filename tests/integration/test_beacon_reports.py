@@ -22,6 +22,7 @@ from tests.integration.beacon_support import (
     RecordingPublisher,
     db,
     fresh_campaign,
+    get_report,
     in_process_beacon,
     order,
     post_conversion,
@@ -32,12 +33,6 @@ from tools import admin
 
 DAY1 = datetime(2026, 2, 1, 23, 59, 59, tzinfo=timezone.utc)
 DAY2 = DAY1 + timedelta(seconds=1)
-
-
-def get_report(stack: dict[str, Any], campaign_id: str, key: str | None = None, **params: str) -> requests.Response:
-    headers = {"Authorization": f"Bearer {key or stack['dev_api_key']}"}
-    return requests.get(f"{stack['functions']['reports']}/v1/reports/campaigns/{campaign_id}", params=params,
-                        headers=headers, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +202,16 @@ def test_admin_cli_refuses_an_invalid_file_and_an_ad_of_another_campaign(
                       f"    skus: [A]\n    ad_ids: [{history.ad_ids[0]}]\n")
     assert admin.main(["campaigns", "apply", "-f", str(stolen)]) == 1
     assert f"already belongs to campaign '{history.id}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("campaign_id", ["__x__", "__name__", "a" * 1600])
+def test_an_id_no_campaign_can_have_is_an_unknown_campaign(stack: dict[str, Any], campaign_id: str) -> None:
+    # Firestore refuses such document ids (reserved, or too long): they are never looked up.
+    answer = get_report(stack, campaign_id)
+    assert (answer.status_code, answer.json()) == (404, {"messages": [f"unknown campaign {campaign_id!r}"]})
+
+
+def test_the_default_from_never_reaches_before_the_first_day(stack: dict[str, Any], history) -> None:
+    answer = get_report(stack, history.id, to="0001-01-02")
+    assert answer.status_code == 200, answer.text
+    assert [day["date"] for day in answer.json()["days"]] == ["0001-01-01", "0001-01-02"]

@@ -14,7 +14,7 @@ from shared.retail_media.ajv_errors import (
     ajv_date_time,
     date_time_milliseconds,
 )
-from shared.retail_media.beacon import schema
+from shared.retail_media.beacon import parse_json, schema
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SCHEMA_OF = {"conversions": "conversion", "ad_events": "ad_event"}
@@ -26,10 +26,14 @@ def golden_cases() -> list[tuple[str, str]]:
 
 
 def golden_case(directory: str, name: str) -> dict:
-    """{name, body, schemaAdditions?}: schemaAdditions are the keywords the beacon adds for one
-    request (created_at's formatMaximum), added by golden.mjs the same way."""
+    """{name, body or text, schemaAdditions?}: schemaAdditions are the keywords the beacon adds for
+    one request (created_at's formatMaximum), added by golden.mjs the same way. ``text`` is a
+    request body, read here by the beacon's decoder as golden.mjs reads it with JSON.parse."""
     cases = json.loads((GOLDEN / "inputs" / f"{directory}.json").read_text(encoding="utf-8"))
-    return next(c for c in cases if c["name"] == name)
+    case = next(c for c in cases if c["name"] == name)
+    if "text" in case:
+        case["body"] = parse_json(case["text"].encode("utf-8", "surrogatepass"))
+    return case
 
 
 def test_every_input_has_its_golden_output() -> None:
