@@ -247,7 +247,7 @@ class MonitorService:
         logger.info("event published",
                     extra={"flowId": call.flow_id, "eventId": event["eventId"], "eventType": events.EVENT_TYPE,
                            "monitorEventType": event_type.id, "whitelabel": event_type.whitelabel,
-                           "messageId": outcome.message_id})
+                           "messageId": outcome.message_id, "count": 1})
         return Answer(200, {"eventId": event["eventId"], "messageId": outcome.message_id,
                             "lum_user": {"trackId": user["trackId"]}})
 
