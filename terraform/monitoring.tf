@@ -8,6 +8,18 @@ resource "google_logging_metric" "platform" {
   description      = each.value.description
   filter           = each.value.filter
   label_extractors = each.value.label_extractors
+  value_extractor  = each.value.value_extractor
+
+  dynamic "bucket_options" {
+    for_each = each.value.bucket_options[*]
+    content {
+      exponential_buckets {
+        num_finite_buckets = bucket_options.value.exponential_buckets.num_finite_buckets
+        growth_factor      = bucket_options.value.exponential_buckets.growth_factor
+        scale              = bucket_options.value.exponential_buckets.scale
+      }
+    }
+  }
 
   metric_descriptor {
     metric_kind  = each.value.metric_descriptor.metric_kind

@@ -548,7 +548,9 @@ def _reference_problems(block_name: str, body: dict[str, Any], items: list[Any])
             return items
         parent, _, path = sources[iterator].partition(".value")
         collections, _ = _resolve(elements(parent), path)
-        return [element for collection in collections for element in (collection or [])]
+        # `for_each = x[*]` over an object or null (Terraform's splat) iterates it once or never.
+        return [element for collection in collections
+                for element in ([collection] if isinstance(collection, dict) else collection or [])]
 
     for text in _strings(body):
         for iterator, path in _REFERENCE.findall(text):

@@ -188,10 +188,8 @@ class DeliveryLog:
     def claim_event(self, event_id: str, content_hash: str, partner: str | None, forwarder: str) -> str:
         """Claim the eventId for this content; returns the contentHash that owns it (this one when
         the claim is ours, or when it was first)."""
-        now = self._clock()
         ref = self._ref(event_id)
-        document = {"eventId": event_id, "contentHash": content_hash, "partner": partner, "claimedBy": forwarder,
-                    "claimedAt": now, "expireAt": now + self._keep}
+        document = self._owner_document(event_id, content_hash, partner, forwarder)
         try:
             ref.create(document)
             return content_hash
@@ -201,6 +199,30 @@ class DeliveryLog:
             return owner.content_hash
         ref.set(document)  # expired: TTL has not deleted it yet
         return content_hash
+
+    def claim_new_event(self, deliveries: list[Delivery], stored: StoredEvent, lease_seconds: float) -> bool:
+        """A message seen for the first time: claim the eventId and every destination's entry in
+        one atomic commit of ``create``s (what claim_event and claim write), without reading
+        first. False, and nothing written, when any of them exists (another forwarder claimed the
+        eventId, a duplicate, an entry expired but not yet deleted): the caller then reads and
+        decides as for any other message."""
+        first = deliveries[0]
+        batch = self._db.batch()
+        batch.create(self._ref(first.event_id),
+                     self._owner_document(first.event_id, first.content_hash, first.partner, first.forwarder))
+        for delivery in deliveries:
+            batch.create(self._ref(entry_id(delivery.event_id, delivery.destination_id)),
+                         self._claim_document(delivery, stored, lease_seconds))
+        try:
+            batch.commit()
+        except api_exceptions.AlreadyExists:
+            return False
+        return True
+
+    def _owner_document(self, event_id: str, content_hash: str, partner: str | None, forwarder: str) -> dict[str, Any]:
+        now = self._clock()
+        return {"eventId": event_id, "contentHash": content_hash, "partner": partner, "claimedBy": forwarder,
+                "claimedAt": now, "expireAt": now + self._keep}
 
     def entry(self, document_id: str) -> LogEntry:
         snapshot = self._ref(document_id).get(field_paths=_SUMMARY_FIELDS)
@@ -219,11 +241,7 @@ class DeliveryLog:
         """Create the entry of a first attempt, with the event's content hash (the first message
         with an eventId claims it) and, when it fits, the event itself: if this instance dies
         mid-attempt, the re-driver retries it once the lease is over. False when it exists."""
-        now = self._clock()
-        document = {**delivery.identity(), "status": DELIVERING, "attempts": 0, "roundAttempts": 0,
-                    "firstAttemptAt": now, "expireAt": now + self._keep}
-        if stored.fields is not None:
-            document.update(stored.fields, nextAttemptAt=now + timedelta(seconds=lease_seconds))
+        document = self._claim_document(delivery, stored, lease_seconds)
         ref = self._ref(entry_id(delivery.event_id, delivery.destination_id))
         try:
             ref.create(document)
@@ -232,6 +250,14 @@ class DeliveryLog:
                 return False
             ref.set(document)  # an expired entry TTL has not deleted yet counts as absent
         return True
+
+    def _claim_document(self, delivery: Delivery, stored: StoredEvent, lease_seconds: float) -> dict[str, Any]:
+        now = self._clock()
+        document = {**delivery.identity(), "status": DELIVERING, "attempts": 0, "roundAttempts": 0,
+                    "firstAttemptAt": now, "expireAt": now + self._keep}
+        if stored.fields is not None:
+            document.update(stored.fields, nextAttemptAt=now + timedelta(seconds=lease_seconds))
+        return document
 
     def record_attempt(self, delivery: Delivery, attempt: Attempt, round_attempts: int, *, status: str,
                        next_attempt_at: datetime | None = None, stored: StoredEvent | None = None,

@@ -203,14 +203,21 @@ class Forwarder:
             destinations = wanted
         if not destinations:
             return NOTHING_OF_THIS_KIND
-        owner, entries = self._log.entries(event.event_id, [d.id for d in destinations])
-        if owner is None:
-            owner = self._log.claim_event(event.event_id, event.content_hash, whitelabel, self.function_name)
-        if owner != event.content_hash:
-            self._each(destinations, lambda d: self._hold_conflict(
-                event, self._delivery_of(event, whitelabel, d.id), owner))
-            return HANDLED
         stored = StoredEvent(event.raw, event.original_attributes())
+        entries: dict[str, LogEntry | None]
+        if event.replay_for is None and self._log.claim_new_event(
+                [self._delivery_of(event, whitelabel, d.id) for d in destinations], stored, self._lease_seconds):
+            # The usual message, an event seen for the first time: the eventId and every entry
+            # claimed in one write, with nothing to read (the delivery log's healthy path).
+            entries = dict.fromkeys((d.id for d in destinations), None)
+        else:
+            owner, entries = self._log.entries(event.event_id, [d.id for d in destinations])
+            if owner is None:
+                owner = self._log.claim_event(event.event_id, event.content_hash, whitelabel, self.function_name)
+            if owner != event.content_hash:
+                self._each(destinations, lambda d: self._hold_conflict(
+                    event, self._delivery_of(event, whitelabel, d.id), owner))
+                return HANDLED
         outcomes = self._each(destinations, lambda d: self._handle_destination(event, partner, d, entries[d.id], stored))
         left = [d.id for d, outcome in zip(destinations, outcomes) if outcome == LEFT_TO_PUBSUB]
         if left:
@@ -232,13 +239,16 @@ class Forwarder:
     # -- one destination ---------------------------------------------------------------------
 
     def _handle_destination(self, event: ForwardedEvent, partner: Partner, destination: Destination,
-                            entry: LogEntry, stored: StoredEvent) -> str:
+                            entry: LogEntry | None, stored: StoredEvent) -> str:
+        """``entry``: the destination's entry as read, or None when this message has just claimed it."""
         delivery = self._delivery_of(event, partner.whitelabel, destination.id)
-        claimed = not entry.exists and self._log.claim(delivery, stored, self._lease_seconds)
-        if claimed:
+        claimed = entry is None
+        if entry is not None and not entry.exists:
+            claimed = self._log.claim(delivery, stored, self._lease_seconds)
+            if not claimed:  # another message claimed it first
+                entry = self._log.entry(entry_id(event.event_id, destination.id))
+        if claimed or entry is None:
             entry = LogEntry(True, DELIVERING, content_hash=event.content_hash)
-        elif not entry.exists:  # another message claimed it first
-            entry = self._log.entry(entry_id(event.event_id, destination.id))
         if entry.content_hash is not None and entry.content_hash != event.content_hash:
             return self._hold_conflict(event, delivery, entry.content_hash)
         skip = None if claimed else self._skip_reason(event, entry)

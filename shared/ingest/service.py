@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -172,18 +173,19 @@ class IngestService:
         return _ValidEvent(request, event)
 
     @staticmethod
-    def _published(valid: _ValidEvent, outcome: PublishOutcome) -> dict[str, Any]:
-        """The response payload of a published event; raises PUBSUB_UNAVAILABLE when it was not."""
+    def _published(valid: _ValidEvent, outcome: PublishOutcome, level: int = logging.INFO) -> dict[str, Any]:
+        """The response payload of a published event; raises PUBSUB_UNAVAILABLE when it was not.
+        ``level`` of its "event published" line: a batch's are DEBUG, its summary is INFO."""
         event_id = valid.event["eventId"]
         if not outcome.published:
             logger.error("publish failed", extra={"flowId": valid.request.flow_id, "eventId": event_id,
                                                   "reason": outcome.error})
             raise failed_dependency("PUBSUB_UNAVAILABLE", outcome.error or "Pub/Sub did not confirm the publish",
                                     eventId=event_id, retryable=True).about(valid.request)
-        logger.info("event published", extra={"flowId": valid.request.flow_id, "eventId": event_id,
-                                               "eventType": valid.event["eventType"],
-                                               "whitelabel": partner_of(valid.event),
-                                               "messageId": outcome.message_id})
+        logger.log(level, "event published", extra={"flowId": valid.request.flow_id, "eventId": event_id,
+                                                     "eventType": valid.event["eventType"],
+                                                     "whitelabel": partner_of(valid.event),
+                                                     "messageId": outcome.message_id, "count": 1})
         return {"eventId": event_id, "messageId": outcome.message_id}
 
     def _batch(self, document: Any, authorization: str | None) -> Answer:
@@ -212,11 +214,17 @@ class IngestService:
             except ProtocolError as refused:
                 result.refused(refused)
         outcomes = self._publish([event.message() for _, event in valid]) if valid else []
+        published_by_type: Counter[str] = Counter()
         for (result, event), outcome in zip(valid, outcomes):
             try:
-                result.published(self._published(event, outcome))
+                result.published(self._published(event, outcome, logging.DEBUG))
+                published_by_type[event.event["eventType"]] += 1
             except ProtocolError as unavailable:
                 result.refused(unavailable)
+        # One line per event type instead of one per event (formatting 500 JSON lines was a third
+        # of a batch's time in process); events_published sums their count.
+        for event_type, count in published_by_type.items():
+            logger.info("events published", extra={"flowId": flow_id, "eventType": event_type, "count": count})
         counts = {"published": sum(r.outcome == RESPONSE for r in results),
                   "rejected": sum(r.outcome == BAD_REQUEST for r in results),
                   "failed": sum(r.outcome == ERROR for r in results)}

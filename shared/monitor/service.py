@@ -256,7 +256,7 @@ class MonitorService:
         logger.info("event published",
                     extra={"flowId": call.flow_id, "eventId": event["eventId"], "eventType": events.EVENT_TYPE,
                            "monitorEventType": event_type.id, "whitelabel": event_type.whitelabel,
-                           "messageId": outcome.message_id})
+                           "messageId": outcome.message_id, "count": 1})
         if key is not None:
             self._record_published(call.ctx.app, key, event, outcome.message_id)
         return _occurrence_answer(event, outcome.message_id)

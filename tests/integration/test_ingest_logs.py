@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from pathlib import Path
 
 from tests.conftest import fresh_event, poll
@@ -60,3 +61,23 @@ def test_keys_never_reach_the_logs(stack):
         secret_part = stack["dev_api_key"].split("_", 2)[2]
         assert secret_part not in text, log_file.name
         assert wrong_key.split("_", 2)[2] not in text, log_file.name
+
+
+def test_a_batch_logs_one_published_line_per_event_type_and_its_events_at_debug(stack):
+    events = [fresh_event("view"), fresh_event("leave"), fresh_event("open")]
+    answer = post(stack["functions"]["ingest"], events, key=stack["dev_api_key"], path="/v1/events/batch")
+    assert answer.status_code == 200 and answer.json()["payload"]["published"] == 3
+    ids = {e["eventId"] for e in events}
+
+    def event_lines() -> list[dict]:
+        lines = [e for e in log_entries(stack) if e.get("eventId") in ids and e["message"] == "event published"]
+        return lines if len(lines) == len(events) else []
+
+    lines = poll(event_lines, what="the batch's per-event lines")
+    assert {line["severity"] for line in lines} == {"DEBUG"}
+    flow_id = lines[0]["flowId"]
+    summary = poll(lambda: [e for e in log_entries(stack) if e.get("flowId") == flow_id
+                            and e["message"] == "events published"], what="the batch's summary lines")
+    expected = Counter(e["eventType"] for e in events)
+    assert {(line["severity"], line["eventType"], line["count"]) for line in summary} == {
+        ("INFO", event_type, count) for event_type, count in expected.items()}

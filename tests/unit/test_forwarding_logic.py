@@ -103,6 +103,14 @@ class MemoryLog:
     def entry(self, document_id):
         return self._entry(document_id)
 
+    def claim_new_event(self, deliveries, stored, lease_seconds):
+        first = deliveries[0]
+        ids = [first.event_id] + [entry_id(d.event_id, d.destination_id) for d in deliveries]
+        if any(document_id in self.docs for document_id in ids):
+            return False
+        self.claim_event(first.event_id, first.content_hash, first.partner, first.forwarder)
+        return all([self.claim(delivery, stored, lease_seconds) for delivery in deliveries])
+
     def claim(self, delivery, stored, lease_seconds):
         document_id = entry_id(delivery.event_id, delivery.destination_id)
         if document_id in self.docs:
@@ -432,7 +440,7 @@ def test_a_failure_on_pubsubs_last_push_is_recorded_as_dead_lettered():
     def broken(*_args, **_kwargs):
         raise RuntimeError("Firestore unavailable")
 
-    setup.log.entries = broken
+    setup.log.entries = setup.log.claim_new_event = broken
     event = fresh_event("view")
     with pytest.raises(RuntimeError):
         setup.forwarder.handle(message(event, delivery_attempt=4))

@@ -33,7 +33,7 @@ locals {
   # does not page anyone; gauges (backlogs, ages) as their maximum per minute.
   window = "300s"
 
-  # -- log-based metrics: one counter per topology.yaml monitoring.log_metrics entry --------------
+  # -- log-based metrics: one per topology.yaml monitoring.log_metrics entry ------------------------
 
   log_metrics = {
     for id, m in var.topology.monitoring.log_metrics : id => {
@@ -46,9 +46,13 @@ locals {
         "jsonPayload.message=(${join(" OR ", [for text in m.messages : jsonencode(text)])})",
       ])
       label_extractors = { for label, field in m.labels : label => "EXTRACT(jsonPayload.${field})" }
+      # A metric with a `value` sums a field of the lines (a batch's one line for n events).
+      value_extractor = try(m.value, null) == null ? null : "EXTRACT(jsonPayload.${m.value})"
+      # Powers of two from 1 to 4096: a batch holds at most MAX_BATCH_EVENTS events.
+      bucket_options = try(m.value, null) == null ? null : { exponential_buckets = { num_finite_buckets = 13, growth_factor = 2, scale = 1 } }
       metric_descriptor = {
         metric_kind  = "DELTA"
-        value_type   = "INT64"
+        value_type   = try(m.value, null) == null ? "INT64" : "DISTRIBUTION"
         unit         = "1"
         display_name = "FPASS ${replace(id, "_", " ")}"
         labels       = [for label, field in m.labels : { key = label, value_type = "STRING", description = "The log line's ${field}." }]
@@ -230,9 +234,11 @@ locals {
   # minute and grouped; a ratio chart divides the narrowed series by the whole.
   charts = [
     {
-      title   = "Events in: published to topic \"events\", per second, by event type"
+      # A distribution (a batch logs one line for its n events): a heatmap of lines by events each.
+      title   = "Events in: published to topic \"events\" per minute, by event type (lines by events they carry)"
       metric  = local.log_metric_type.events_published, over = "functions", where = []
-      aligner = "ALIGN_RATE", reducer = "REDUCE_SUM", group_by = ["metric.label.event_type"], ratio = false
+      aligner = "ALIGN_DELTA", reducer = "REDUCE_SUM", group_by = ["metric.label.event_type"], ratio = false
+      plot    = "HEATMAP"
     },
     {
       title   = "Requests per second, by function and response class"
@@ -302,7 +308,7 @@ locals {
       title = row.title
       xyChart = {
         dataSets = [{
-          plotType       = "LINE"
+          plotType       = try(row.plot, "LINE")
           legendTemplate = join(" ", [for field in row.group_by : "$${${field}}"])
           # A timeSeriesFilterRatio or a timeSeriesFilter: picked by index, since a conditional
           # cannot return two objects of different shapes.
