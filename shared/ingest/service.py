@@ -295,7 +295,8 @@ def _parse_json(body: bytes) -> Any:
     """The body as every ingest answer reads it (shared.platform.json_body: I-JSON). A body refused
     only for some values still names its envelope: a protocol client gets its answer as an event."""
     try:
-        return json_body.decode(body)
+        # Events are forwarded, not stored in Firestore: their integers keep every digit.
+        return json_body.decode(body, exact_integers=True)
     except json_body.JsonRefused as refused:
         raise bad_request("INVALID_JSON", "the body is not valid UTF-8 JSON",
                           error=str(refused)).about(read_envelope(refused.document))

@@ -9,8 +9,10 @@ here, one of two ways:
 
 - ``decode``, I-JSON (RFC 7493), for ingest and monitor, whose values reach partners and
   Firestore: at most ``MAX_DEPTH`` nested arrays and objects (MongoDB refuses documents nested
-  deeper than 100); numbers that are finite doubles (an integer beyond 64 bits is read as the
-  double JavaScript reads, one beyond the double range is refused like ``1e400``); strings of
+  deeper than 100); numbers within the range of a finite double (an integer beyond 64 bits is
+  read as the double JavaScript reads, or kept exact where the caller asks: ingest, whose events
+  are forwarded byte for byte and stored by MongoDB destinations as Decimal128; one beyond the
+  double range is refused like ``1e400``); strings of
   Unicode characters (an unpaired surrogate escape is refused).
 - ``decode_as_javascript``, as ``JSON.parse`` reads the body, for the beacon, whose answers are
   real Ajv's: ``1e400`` and longer integers are infinity (Ajv's ``type`` error refuses them as
@@ -58,13 +60,16 @@ class JsonRefused(ValueError):
         self.document = document
 
 
-def decode(body: bytes) -> Any:
-    """The body as I-JSON (RFC 7493): see the module's docstring."""
+def decode(body: bytes, *, exact_integers: bool = False) -> Any:
+    """The body as I-JSON (RFC 7493): see the module's docstring. ``exact_integers`` keeps an
+    integer beyond 64 bits (within the double range) exact instead of reading the double
+    JavaScript reads: for values that are forwarded, never stored in Firestore (which holds
+    64-bit integers only)."""
     text = _text(body)
     if too_deep(body):
         raise JsonRefused(f"arrays and objects are nested deeper than {MAX_DEPTH} levels")
     refused: list[str] = []
-    document = _loads(text, _Numbers(refused, finite=True))
+    document = _loads(text, _Numbers(refused, finite=True, exact_integers=exact_integers))
     if has_lone_surrogate(body):
         refused.append("a string holds an unpaired UTF-16 surrogate (such as \\udc00), which is not Unicode")
         document = well_formed(document)  # what an API reads of a refused body is Unicode too
@@ -134,9 +139,10 @@ class _Numbers:
     """json.loads' hooks for numbers and the NaN/Infinity constants; a refused value is read as
     None and its reason kept in ``refused``."""
 
-    def __init__(self, refused: list[str], finite: bool):
+    def __init__(self, refused: list[str], finite: bool, exact_integers: bool = False):
         self.refused = refused
         self.finite = finite
+        self.exact_integers = exact_integers
 
     def constant(self, name: str) -> None:
         if self.finite:
@@ -153,7 +159,10 @@ class _Numbers:
             number = int(text)
             if INT64_MIN <= number <= INT64_MAX:
                 return number
-        return self._checked(float(text), text)
+        as_double = self._checked(float(text), text)
+        if self.exact_integers and as_double is not None:
+            return int(text)  # within the double range: at most 309 digits
+        return as_double
 
     def _checked(self, number: float, text: str) -> float | None:
         if self.finite and not math.isfinite(number):
