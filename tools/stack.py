@@ -18,14 +18,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import requests
 
 from tools import topology
+from tools.stack_supervisor import FunctionSupervisor
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".stack"
@@ -131,11 +133,37 @@ def _fake_gcs_binary() -> Path | None:
 _DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
 
 
+def _launch(command: list[str], env: dict[str, str], log_path: Path, append: bool = False) -> subprocess.Popen:
+    """Start ``command`` with exactly ``env`` in its own process group (stopped as one), output to
+    ``log_path``."""
+    with open(log_path, "ab" if append else "wb") as log_file:
+        return subprocess.Popen(
+            _DIE_WITH_PARENT + command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, cwd=REPO_ROOT, start_new_session=True,
+        )
+
+
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen
     log_path: Path
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # the whole environment it was started with
+    # A function: the supervisor (tools/stack_supervisor.py) starts it again when it dies.
+    restartable: bool = False
+    stopped: bool = False
+    # Held by stop() and respawn(), so a child being stopped is never started again behind its back.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def respawn(self) -> bool:
+        """Start the same command again (same port, same environment), appending to its log;
+        False when the child was stopped meanwhile."""
+        with self._lock:
+            if self.stopped:
+                return False
+            self.process = _launch(self.command, self.env, self.log_path, append=True)
+            return True
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -145,6 +173,11 @@ class Child:
 
     def stop(self, grace_seconds: float = 5.0) -> None:
         """End the child's whole process group (the Firestore emulator is bash + java)."""
+        with self._lock:
+            self.stopped = True
+            self._end_group(grace_seconds)
+
+    def _end_group(self, grace_seconds: float) -> None:
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -180,6 +213,7 @@ class LocalStack:
         self._replaced_environ: dict[str, str | None] = {}
         self.topology = topology.load()
         self._binaries: Binaries | None = None
+        self.supervisor = FunctionSupervisor(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -221,6 +255,7 @@ class LocalStack:
                 self.info.update(_call_step(step, self))
             self.info["processes"] = {c.name: c.process.pid for c in self.children}
             self._write_info()
+            self.supervisor.start()
         except BaseException:
             self.stop()
             raise
@@ -228,6 +263,7 @@ class LocalStack:
         return self.info
 
     def stop(self) -> None:
+        self.supervisor.stop()
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
@@ -248,20 +284,18 @@ class LocalStack:
             self.children.remove(child)
 
     def dead_children(self) -> list[Child]:
-        return [c for c in self.children if c.process.poll() is not None]
+        """Children that died and are not restarted: the emulators and servers (their state is in
+        memory, so a new one would not be the stack stack.json describes)."""
+        return [c for c in self.children if c.process.poll() is not None and not c.restartable]
 
     # -- servers -------------------------------------------------------------------------------
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
         log_path = self.state_dir / "logs" / f"{name}.log"
-        log_file = open(log_path, "wb")
-        process = subprocess.Popen(
-            _DIE_WITH_PARENT + command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=REPO_ROOT,
-            start_new_session=True,
-        )
-        log_file.close()
-        child = Child(name, process, log_path)
+        # The whole environment is kept: a restarted child gets the same one, whatever this
+        # process's environment has become (another stack started by the tests, say).
+        full_env = {**os.environ, **(env or {})}
+        child = Child(name, _launch(command, full_env, log_path), log_path, command, full_env)
         self.children.append(child)
         return child
 
@@ -409,8 +443,10 @@ class LocalStack:
     def _spawn_function(self, name: str, extra_env: dict[str, str] | None = None,
                         instance: str = "") -> tuple[Child, str]:
         spec = self.topology.function(name)
-        return self.spawn_source(f"function-{name}{instance}", REPO_ROOT / "functions" / name / "main.py", name,
-                                 spec.signature_type, self.env_of(name, extra_env))
+        child, url = self.spawn_source(f"function-{name}{instance}", REPO_ROOT / "functions" / name / "main.py",
+                                       name, spec.signature_type, self.env_of(name, extra_env))
+        child.restartable = True
+        return child, url
 
     def spawn_source(self, child_name: str, source: Path, target: str, signature_type: str,
                      env: dict[str, str]) -> tuple[Child, str]:
