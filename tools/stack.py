@@ -27,7 +27,7 @@ from typing import Callable
 import requests
 
 from tools import topology
-from tools.stack_supervisor import FunctionSupervisor
+from tools.stack_supervisor import FunctionSupervisor, hold_port, serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".stack"
@@ -133,13 +133,16 @@ def _fake_gcs_binary() -> Path | None:
 _DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
 
 
-def _launch(command: list[str], env: dict[str, str], log_path: Path, append: bool = False) -> subprocess.Popen:
+def _launch(command: list[str], env: dict[str, str], log_path: Path, listener: socket.socket | None = None,
+            append: bool = False) -> subprocess.Popen:
     """Start ``command`` with exactly ``env`` in its own process group (stopped as one), output to
-    ``log_path``."""
+    ``log_path``; given a ``listener``, the command serves that socket of this process."""
+    if listener is not None:
+        command = serving(listener, command)
     with open(log_path, "ab" if append else "wb") as log_file:
         return subprocess.Popen(
             _DIE_WITH_PARENT + command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=REPO_ROOT, start_new_session=True,
+            env=env, cwd=REPO_ROOT, start_new_session=True, pass_fds=(listener.fileno(),) if listener else (),
         )
 
 
@@ -150,6 +153,8 @@ class Child:
     log_path: Path
     command: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # the whole environment it was started with
+    # A function's port, held open by the stack (tools/stack_supervisor.py: hold_port).
+    listener: socket.socket | None = None
     # A function: the supervisor (tools/stack_supervisor.py) starts it again when it dies.
     restartable: bool = False
     stopped: bool = False
@@ -162,7 +167,7 @@ class Child:
         with self._lock:
             if self.stopped:
                 return False
-            self.process = _launch(self.command, self.env, self.log_path, append=True)
+            self.process = _launch(self.command, self.env, self.log_path, self.listener, append=True)
             return True
 
     def log_tail(self, lines: int = 20) -> str:
@@ -176,6 +181,8 @@ class Child:
         with self._lock:
             self.stopped = True
             self._end_group(grace_seconds)
+            if self.listener is not None:
+                self.listener.close()
 
     def _end_group(self, grace_seconds: float) -> None:
         if self.process.poll() is None:
@@ -290,12 +297,13 @@ class LocalStack:
 
     # -- servers -------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None,
+               listener: socket.socket | None = None) -> Child:
         log_path = self.state_dir / "logs" / f"{name}.log"
         # The whole environment is kept: a restarted child gets the same one, whatever this
         # process's environment has become (another stack started by the tests, say).
         full_env = {**os.environ, **(env or {})}
-        child = Child(name, _launch(command, full_env, log_path), log_path, command, full_env)
+        child = Child(name, _launch(command, full_env, log_path, listener), log_path, command, full_env, listener)
         self.children.append(child)
         return child
 
@@ -444,21 +452,22 @@ class LocalStack:
                         instance: str = "") -> tuple[Child, str]:
         spec = self.topology.function(name)
         child, url = self.spawn_source(f"function-{name}{instance}", REPO_ROOT / "functions" / name / "main.py",
-                                       name, spec.signature_type, self.env_of(name, extra_env))
+                                       name, spec.signature_type, self.env_of(name, extra_env), hold_port())
         child.restartable = True
         return child, url
 
     def spawn_source(self, child_name: str, source: Path, target: str, signature_type: str,
-                     env: dict[str, str]) -> tuple[Child, str]:
-        """Start ``target`` of ``source`` under functions-framework on a free port, pointed at the
-        stack's emulators, without waiting for it (``make bench`` times its start)."""
+                     env: dict[str, str], listener: socket.socket | None = None) -> tuple[Child, str]:
+        """Start ``target`` of ``source`` under functions-framework on a free port (or serving
+        ``listener``), pointed at the stack's emulators, without waiting for it (``make bench``
+        times its start)."""
         assert self._binaries is not None
-        port = free_port()
+        port = listener.getsockname()[1] if listener else free_port()
         child = self._spawn(
             child_name,
             [str(self._binaries.functions_framework), "--target", target, "--signature-type", signature_type,
              "--source", str(source), "--host", "127.0.0.1", "--port", str(port)],
-            {**self.client_env, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **env},
+            {**self.client_env, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **env}, listener,
         )
         return child, f"http://127.0.0.1:{port}"
 

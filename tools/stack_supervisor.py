@@ -2,10 +2,18 @@
 starts a new instance of a function whose instance crashed.
 
 A background thread of the stack looks at every function process (``Child.restartable``) five
-times a second. When one has exited, it kills what is left of its process group (a gunicorn worker
-outliving its master would keep the port), waits a backoff, then starts the same command again:
-same port, so push subscriptions and stack.json still point at it, same environment, same log file
-(appended). Each death is told twice: a line in the stack's own output, and a JSON line in Cloud
+times a second. When one has exited, it kills what is left of its process group, waits a backoff,
+then starts the same command again: same port, so push subscriptions and stack.json still point at
+it, same environment, same log file (appended).
+
+The port is the stack's own (``hold_port``): the stack opens each function's listening socket and
+hands it to functions-framework's gunicorn, which takes a socket passed this way (systemd's socket
+activation: ``LISTEN_FDS``, ``LISTEN_PID``, the socket as descriptor 3). While a function is down
+its socket stays open, so a request waits in the kernel's queue until the new process takes it, as
+the platform's front end holds a request until a new instance is up, instead of being refused.
+That matters to Pub/Sub's emulator: a refused push is retried at once, and after a few such
+failures in a second it stops pushing the message (../shared/guide/local-toolchain.md). A request
+the dead process had already taken fails with it, as on the platform. Each death is told twice: a line in the stack's own output, and a JSON line in Cloud
 Logging's shape, severity WARNING, in ``<state dir>/logs/stack.log``, with the function, the
 instance (the stack's name for the process), its exit code or signal and the restart count. The backoff doubles with each death that
 follows a restart within ``STABLE_AFTER_SECONDS``, from ``FIRST_RESTART_DELAY_SECONDS`` up to
@@ -22,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +42,10 @@ if TYPE_CHECKING:
     from tools.stack import Child, LocalStack
 
 POLL_SECONDS = 0.2
+# Connections a function's socket queues while no process takes them (the kernel caps it at
+# net.core.somaxconn).
+LISTEN_BACKLOG = 1024
+_SYSTEMD_FIRST_FD = 3
 FIRST_RESTART_DELAY_SECONDS = 0.5
 MAX_RESTART_DELAY_SECONDS = 10.0
 # A process that ran this long before dying was healthy: its restart starts the backoff over.
@@ -45,6 +58,20 @@ logger.propagate = False
 
 DIED_MESSAGE = "function process died: restarting it"
 RESTARTED_MESSAGE = "function process restarted"
+
+
+def hold_port() -> socket.socket:
+    """A listening socket on a free loopback port, for a function to serve for the stack's life."""
+    return socket.create_server(("127.0.0.1", 0), backlog=LISTEN_BACKLOG)
+
+
+def serving(listener: socket.socket, command: list[str]) -> list[str]:
+    """``command`` (functions-framework) run so that its gunicorn serves ``listener``: the socket
+    moved to descriptor 3, ``LISTEN_FDS=1`` and ``LISTEN_PID`` its own pid (a shell that execs the
+    command keeps its pid). bash, as dash cannot name a descriptor above 9."""
+    fd = listener.fileno()
+    move = "" if fd == _SYSTEMD_FIRST_FD else f"exec {_SYSTEMD_FIRST_FD}<&{fd} {fd}<&-; "
+    return ["bash", "-c", f'{move}export LISTEN_FDS=1 LISTEN_PID=$$; exec "$0" "$@"', *command]
 
 
 def restart_delay(consecutive_deaths: int) -> float:
