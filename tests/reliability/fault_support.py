@@ -46,18 +46,28 @@ RESEND_DEADLINE_SECONDS = 60.0
 # retry policy redelivers a failed push after 10 s, then 20 s: an event that failed at the end of
 # a fault is delivered well within this.
 DELIVERY_DEADLINE_SECONDS = 90.0
+# The load runs this long before a fault, during it, and this long after it.
+LOAD_BEFORE_SECONDS = 3.0
+LOAD_AFTER_SECONDS = 5.0
 NONE = {"mongodb": 0, "gcs": 0, "webhook": 0}
 
 
-def own_stack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[LocalStack]:
-    """A module's own LocalStack (about 8-15 s to start), stopped at the end of the module; while it
-    runs, this process's clients (FIRESTORE_EMULATOR_HOST ...) point at it."""
-    stack = LocalStack(state_dir=tmp_path_factory.mktemp(name), function_env=TEST_FUNCTION_ENV, log=lambda _: None)
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
+def own_stack(name: str) -> Callable[..., Iterator[LocalStack]]:
+    """A module-scoped fixture: the module's own LocalStack (about 8-15 s to start), stopped at the
+    end of the module; while it runs, this process's clients (FIRESTORE_EMULATOR_HOST ...) point at
+    it. A module assigns it: ``fault_stack = own_stack("pubsub-faults")``."""
+
+    @pytest.fixture(scope="module")
+    def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+        stack = LocalStack(state_dir=tmp_path_factory.mktemp(name), function_env=TEST_FUNCTION_ENV,
+                           log=lambda _: None)
+        stack.start()
+        try:
+            yield stack
+        finally:
+            stack.stop()
+
+    return fault_stack
 
 
 # -- faults -------------------------------------------------------------------------------------
@@ -77,6 +87,11 @@ def frozen(*children: Child) -> Iterator[None]:
     finally:
         for frozen_child in children:
             os.killpg(frozen_child.process.pid, signal.SIGCONT)
+
+
+def frozen_for(seconds: float, *children: Child) -> None:
+    with frozen(*children):
+        time.sleep(seconds)  # the fault itself
 
 
 def kill(victim: Child) -> int:
@@ -395,11 +410,34 @@ def ingest_load(stack: LocalStack, partner: FaultPartner, events: dict[str, byte
                 resend=lambda answer: answer == 424 or isinstance(answer, str), **options)
 
 
-def assert_acknowledged_events_delivered(stack: LocalStack, fault: str, load: Load, partner: FaultPartner,
-                                         events: dict[str, bytes], fault_ended_at: float, **figures: Any) -> None:
-    """Every event the load got acknowledged is at each destination of ``partner``, byte for byte,
+@dataclass
+class IngestRun:
+    partner: FaultPartner
+    events: dict[str, bytes]  # eventId -> the bytes posted
+    load: Load
+    fault_ended_at: float = 0.0  # time.monotonic()
+
+
+def ingest_under(stack: LocalStack, fault: Callable[[IngestRun], None]) -> IngestRun:
+    """Clients post events of a partner of their own to ingest LOAD_BEFORE_SECONDS before
+    ``fault(run)``, while it runs, and LOAD_AFTER_SECONDS after it; returns once every event
+    sent was acknowledged (or given up on)."""
+    partner = FaultPartner.register(stack)
+    events: dict[str, bytes] = {}
+    run = IngestRun(partner, events, ingest_load(stack, partner, events))
+    with run.load:
+        time.sleep(LOAD_BEFORE_SECONDS)
+        fault(run)
+        run.fault_ended_at = time.monotonic()
+        time.sleep(LOAD_AFTER_SECONDS)
+    return run
+
+
+def assert_acknowledged_events_delivered(stack: LocalStack, fault: str, run: IngestRun, **figures: Any) -> None:
+    """Every event ingest acknowledged is at each destination of the run's partner, byte for byte,
     once at MongoDB and Cloud Storage (the webhook's copies carry the same webhook-id, which its
     receiver deduplicates by); reports the figures."""
+    partner, events, load, fault_ended_at = run.partner, run.events, run.load, run.fault_ended_at
     acknowledged = {sent.item for sent in load.acknowledged()}
     counts, done_at = wait_for_deliveries(partner, events, acknowledged, DELIVERY_DEADLINE_SECONDS)
     missing = counts.missing(acknowledged)

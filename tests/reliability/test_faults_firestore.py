@@ -10,11 +10,12 @@ each destination of its partner, once at MongoDB and Cloud Storage.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
 from datetime import date
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -30,29 +31,25 @@ from tests.integration.beacon_support import order
 from tests.reliability.fault_support import (
     CLIENT_TIMEOUT_SECONDS,
     DELIVERY_DEADLINE_SECONDS,
+    LOAD_AFTER_SECONDS,
+    LOAD_BEFORE_SECONDS,
     NONE,
     FaultPartner,
     Load,
     child,
-    frozen,
+    frozen_for,
     own_stack,
     report,
     seconds_since,
     wait_for_deliveries,
 )
-from tools.stack import LocalStack
 
 pytestmark = pytest.mark.integration
 
 FREEZE_SECONDS = 15.0
-LOAD_BEFORE_SECONDS = 3.0
-LOAD_AFTER_SECONDS = 5.0
 EVENT_TYPE = "fault.checked"
 
-
-@pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    yield from own_stack(tmp_path_factory, "firestore-faults")
+fault_stack = own_stack("firestore-faults")
 
 
 def count(db: firestore.Client, collection: str, **equal: str) -> int:
@@ -81,7 +78,7 @@ def test_firestore_frozen_under_beacon_and_monitor_load(fault_stack):
                              timeout=CLIENT_TIMEOUT_SECONDS)
 
     track_ids = [create_user(f"fault-user-{suffix}-{n}").json()["lum_user"]["trackId"] for n in range(5)]
-    occurrences: dict[str, dict[str, Any]] = {}  # the request's id -> its answer
+    occurrences: dict[str, dict[str, Any]] = {}  # a request's id -> monitor's answer
     clicks = Load(lambda: uuid.uuid4().hex,
                   lambda session: requests.post(f"{beacon_url}/v1/beacon/click/{campaign.ad_ids[0]}",
                                                 json={"session_id": session, "user_id": f"u-{session}"},
@@ -116,17 +113,13 @@ def test_firestore_frozen_under_beacon_and_monitor_load(fault_stack):
                  senders=1, interval=0.5)
     loads = {"clicks": clicks, "conversions": conversions, "monitor events": events, "monitor users": users}
 
-    for load in loads.values():
-        load.__enter__()
-    try:
+    with contextlib.ExitStack() as running:
+        for load in loads.values():
+            running.enter_context(load)
         time.sleep(LOAD_BEFORE_SECONDS)
-        with frozen(child(fault_stack, "firestore-emulator")):
-            time.sleep(FREEZE_SECONDS)  # the fault itself
+        frozen_for(FREEZE_SECONDS, child(fault_stack, "firestore-emulator"))
         thawed_at = time.monotonic()
         time.sleep(LOAD_AFTER_SECONDS)
-    finally:
-        for load in loads.values():
-            load.stop()
 
     clicked = len(clicks.acknowledged())
     ordered = {sent.item for sent in conversions.acknowledged()}
