@@ -4,7 +4,12 @@ starts a new instance of a function whose instance crashed.
 A background thread of the stack looks at every function process (``Child.restartable``) five
 times a second. When one has exited, it kills what is left of its process group, waits a backoff,
 then starts the same command again: same port, so push subscriptions and stack.json still point at
-it, same environment, same log file (appended).
+it, same environment, same log file (appended). The backoff doubles with each death that follows
+a restart within ``STABLE_AFTER_SECONDS``, from ``FIRST_RESTART_DELAY_SECONDS`` up to
+``MAX_RESTART_DELAY_SECONDS``, so a function that cannot start is retried every 10 s, not in a
+tight loop. Each death is told twice: a line in the stack's own output, and a JSON line in Cloud
+Logging's shape, severity WARNING, in ``<state dir>/logs/stack.log``, with the function, the
+instance (the stack's name for the process), its exit code or signal and the restart count.
 
 The port is the stack's own (``hold_port``): the stack opens each function's listening socket and
 hands it to functions-framework's gunicorn, which takes a socket passed this way (systemd's socket
@@ -13,12 +18,7 @@ its socket stays open, so a request waits in the kernel's queue until the new pr
 the platform's front end holds a request until a new instance is up, instead of being refused.
 That matters to Pub/Sub's emulator: a refused push is retried at once, and after a few such
 failures in a second it stops pushing the message (../shared/guide/local-toolchain.md). A request
-the dead process had already taken fails with it, as on the platform. Each death is told twice: a line in the stack's own output, and a JSON line in Cloud
-Logging's shape, severity WARNING, in ``<state dir>/logs/stack.log``, with the function, the
-instance (the stack's name for the process), its exit code or signal and the restart count. The backoff doubles with each death that
-follows a restart within ``STABLE_AFTER_SECONDS``, from ``FIRST_RESTART_DELAY_SECONDS`` up to
-``MAX_RESTART_DELAY_SECONDS``, so a function that cannot start is retried every 10 s, not in a
-tight loop.
+the dead process had already taken fails with it, as on the platform.
 
 The emulators and servers are not restarted: their state is in memory only, and a new one would
 start empty (no topics, keys, partners), which no outage of the real services does. ``make up``
