@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from google.cloud import firestore
+
 from shared.events.contract import known_event_types
 from shared.forwarding.destinations.webhook_guard import check_webhook_url
 from shared.forwarding.destinations.webhook_signing import new_secret
@@ -58,11 +60,12 @@ def local_partner(whitelabel: str, sink_url: str, *, bucket: str = DEMO_BUCKET, 
     }
 
 
-def apply_local_partner(config: dict[str, Any]) -> None:
+def apply_local_partner(config: dict[str, Any], db: firestore.Client | None = None) -> None:
+    """Register a partner in the Firestore of ``db`` (default: this process's client)."""
     from shared.platform.clients import firestore_client
 
     partner = parse_partner(config, lambda url: check_webhook_url(url, allow_loopback=True), known_event_types())
-    PartnerRegistry(firestore_client()).apply(partner)
+    PartnerRegistry(db or firestore_client()).apply(partner)
 
 
 def create_bucket(project_id: str, name: str) -> None:
@@ -82,7 +85,9 @@ def register_demo_partner(stack: LocalStack) -> dict[str, Any]:
     sink_url = f"http://127.0.0.1:{port}"
     stack._await(sink, lambda: _http_ok(sink_url + "/health"))
     create_bucket(stack.project_id, DEMO_BUCKET)
-    apply_local_partner(local_partner(DEMO_WHITELABEL, sink_url))
+    # A client of its own: this process may have run another stack before (tests), and the
+    # process-wide client still points at that stack's Firestore.
+    apply_local_partner(local_partner(DEMO_WHITELABEL, sink_url), firestore.Client(project=stack.project_id))
     hook_path = f"/hooks/{DEMO_WHITELABEL}"
     return {
         "webhook_sink": sink_url,

@@ -20,13 +20,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import requests
 
 from tools import topology
+from tools.stack_supervisor import FunctionSupervisor, hold_port, serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = REPO_ROOT / ".stack"
@@ -132,11 +133,42 @@ def _fake_gcs_binary() -> Path | None:
 _DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"] if shutil.which("setpriv") else []
 
 
+def _launch(command: list[str], env: dict[str, str], log_path: Path, listener: socket.socket | None = None,
+            append: bool = False) -> subprocess.Popen:
+    """Start ``command`` with exactly ``env`` in its own process group (stopped as one), output to
+    ``log_path``; given a ``listener``, the command serves that socket of this process."""
+    if listener is not None:
+        command = serving(listener, command)
+    with open(log_path, "ab" if append else "wb") as log_file:
+        return subprocess.Popen(
+            _DIE_WITH_PARENT + command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, cwd=REPO_ROOT, start_new_session=True, pass_fds=(listener.fileno(),) if listener else (),
+        )
+
+
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen
     log_path: Path
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # the whole environment it was started with
+    # A function's port, held open by the stack (tools/stack_supervisor.py: hold_port).
+    listener: socket.socket | None = None
+    # A function: the supervisor (tools/stack_supervisor.py) starts it again when it dies.
+    restartable: bool = False
+    stopped: bool = False
+    # Held by stop() and respawn(), so a child being stopped is never started again behind its back.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def respawn(self) -> bool:
+        """Start the same command again (same port, same environment), appending to its log;
+        False when the child was stopped meanwhile."""
+        with self._lock:
+            if self.stopped:
+                return False
+            self.process = _launch(self.command, self.env, self.log_path, self.listener, append=True)
+            return True
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -146,6 +178,13 @@ class Child:
 
     def stop(self, grace_seconds: float = 5.0) -> None:
         """End the child's whole process group (the Firestore emulator is bash + java)."""
+        with self._lock:
+            self.stopped = True
+            self._end_group(grace_seconds)
+            if self.listener is not None:
+                self.listener.close()
+
+    def _end_group(self, grace_seconds: float) -> None:
         if self.process.poll() is None:
             try:
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -182,6 +221,7 @@ class LocalStack:
         self.topology = topology.load()
         self._binaries: Binaries | None = None
         self._schedulers: list[ScheduledCalls] = []
+        self.supervisor = FunctionSupervisor(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -224,6 +264,7 @@ class LocalStack:
                 self.info.update(_call_step(step, self))
             self.info["processes"] = {c.name: c.process.pid for c in self.children}
             self._write_info()
+            self.supervisor.start()
         except BaseException:
             self.stop()
             raise
@@ -234,6 +275,7 @@ class LocalStack:
         for scheduler in self._schedulers:
             scheduler.stop()
         self._schedulers.clear()
+        self.supervisor.stop()
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
@@ -254,20 +296,19 @@ class LocalStack:
             self.children.remove(child)
 
     def dead_children(self) -> list[Child]:
-        return [c for c in self.children if c.process.poll() is not None]
+        """Children that died and are not restarted: the emulators and servers (their state is in
+        memory, so a new one would not be the stack stack.json describes)."""
+        return [c for c in self.children if c.process.poll() is not None and not c.restartable]
 
     # -- servers -------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None,
+               listener: socket.socket | None = None) -> Child:
         log_path = self.state_dir / "logs" / f"{name}.log"
-        log_file = open(log_path, "wb")
-        process = subprocess.Popen(
-            _DIE_WITH_PARENT + command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=REPO_ROOT,
-            start_new_session=True,
-        )
-        log_file.close()
-        child = Child(name, process, log_path)
+        # The whole environment is kept: a restarted child gets the same one, whatever this
+        # process's environment has become (another stack started by the tests, say).
+        full_env = {**os.environ, **(env or {})}
+        child = Child(name, _launch(command, full_env, log_path, listener), log_path, command, full_env, listener)
         self.children.append(child)
         return child
 
@@ -430,20 +471,23 @@ class LocalStack:
     def _spawn_function(self, name: str, extra_env: dict[str, str] | None = None,
                         instance: str = "") -> tuple[Child, str]:
         spec = self.topology.function(name)
-        return self.spawn_source(f"function-{name}{instance}", REPO_ROOT / "functions" / name / "main.py", name,
-                                 spec.signature_type, self.env_of(name, extra_env))
+        child, url = self.spawn_source(f"function-{name}{instance}", REPO_ROOT / "functions" / name / "main.py",
+                                       name, spec.signature_type, self.env_of(name, extra_env), hold_port())
+        child.restartable = True
+        return child, url
 
     def spawn_source(self, child_name: str, source: Path, target: str, signature_type: str,
-                     env: dict[str, str]) -> tuple[Child, str]:
-        """Start ``target`` of ``source`` under functions-framework on a free port, pointed at the
-        stack's emulators, without waiting for it (``make bench`` times its start)."""
+                     env: dict[str, str], listener: socket.socket | None = None) -> tuple[Child, str]:
+        """Start ``target`` of ``source`` under functions-framework on a free port (or serving
+        ``listener``), pointed at the stack's emulators, without waiting for it (``make bench``
+        times its start)."""
         assert self._binaries is not None
-        port = free_port()
+        port = listener.getsockname()[1] if listener else free_port()
         child = self._spawn(
             child_name,
             [str(self._binaries.functions_framework), "--target", target, "--signature-type", signature_type,
              "--source", str(source), "--host", "127.0.0.1", "--port", str(port)],
-            {**self.client_env, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **env},
+            {**self.client_env, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **env}, listener,
         )
         return child, f"http://127.0.0.1:{port}"
 

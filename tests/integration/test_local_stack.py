@@ -1,4 +1,5 @@
-"""The local stack itself: stack.json, start-up failures, and no orphans left behind."""
+"""The local stack itself: stack.json, start-up failures, restarted functions, and no orphans left
+behind."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,8 @@ import requests
 
 from tests.conftest import poll
 from tools import topology
-from tools.stack import REPO_ROOT, LocalStack, StackError
+from tools.stack import REPO_ROOT, LocalStack, StackError, _http_answers
+from tools.stack_supervisor import DIED_MESSAGE, RESTARTED_MESSAGE
 
 
 def alive(pid: int) -> bool:
@@ -37,6 +41,17 @@ def group_members(pgid: int) -> list[int]:
             if int(fields[2]) == pgid and fields[0] != "Z":
                 members.append(int(entry.name))
     return members
+
+
+def supervisor_lines(state_dir: Path, instance: str) -> list[dict]:
+    """The stack's own JSON lines (stack.log) about one function instance."""
+    path = state_dir / "logs" / "stack.log"
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [line for line in lines if line.get("instance") == instance]
+
+
+def child_named(stack: LocalStack, name: str):
+    return next(c for c in stack.children if c.name == name)
 
 
 def test_stack_json_describes_the_running_stack(stack):
@@ -88,7 +103,7 @@ def test_a_child_failing_to_start_stops_everything_already_started(tmp_path):
     assert dict(os.environ) == environ_before  # the session's clients still reach its own stack
 
 
-def test_make_up_stops_every_child_on_sigterm(tmp_path):
+def test_make_up_restarts_a_killed_function_and_stops_every_child_on_sigterm(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "tools.stack", "up", "--state-dir", str(tmp_path)],
                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -99,6 +114,15 @@ def test_make_up_stops_every_child_on_sigterm(tmp_path):
                              "function-ingest"}
         assert all(alive(pid) for pid in pids.values())
 
+        killed = pids["function-ingest"]
+        os.killpg(killed, signal.SIGKILL)
+        restarted = poll(lambda: (pid := json.loads(info_file.read_text())["processes"]["function-ingest"]) != killed
+                         and pid, timeout=30, what="stack.json to name the restarted ingest")
+        ingest_url = json.loads(info_file.read_text())["functions"]["ingest"]
+        poll(lambda: _http_answers(ingest_url), timeout=30, what="the restarted ingest to answer")
+        assert process.poll() is None, "the stack stopped when a function died"
+        pids["function-ingest"] = restarted
+
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     finally:
@@ -106,6 +130,8 @@ def test_make_up_stops_every_child_on_sigterm(tmp_path):
             process.kill()
     assert process.returncode == 0, output
     assert "stopped" in output
+    assert f"function-ingest (pid {killed}) died (SIGKILL): restart 1 in 0.5 s" in output
+    assert group_members(killed) == []
     for name, pid in pids.items():
         assert not alive(pid), f"{name} (pid {pid}) outlived the stack"
         assert group_members(pid) == [], f"{name}'s process group outlived the stack"
@@ -148,3 +174,56 @@ def test_children_die_with_a_killed_stack(tmp_path):
             process.kill()
     poll(lambda: not any(alive(pid) or group_members(pid) for pid in pids.values()), timeout=30,
          what="every child and its process group to die with the stack")
+
+
+def test_a_killed_function_is_restarted_on_its_port_and_the_restart_is_logged(local_stack, stack):
+    """As the platform replaces a crashed instance: a request sent at once waits for the new
+    process on the same port (push subscriptions and stack.json still point at it), and stack.log
+    says which function died, how, and how often."""
+    child = child_named(local_stack, "function-reports")
+    killed_pid = child.process.pid
+    deaths_before = len([line for line in supervisor_lines(local_stack.state_dir, child.name)
+                         if line["message"] == DIED_MESSAGE])
+    report_url = f"{stack['functions']['reports']}/v1/reports/campaigns/{stack['demo_campaigns'][0]['id']}"
+    headers = {"Authorization": f"Bearer {stack['dev_api_key']}"}
+    assert requests.get(report_url, headers=headers, timeout=10).status_code == 200
+
+    killed_at = time.monotonic()
+    os.killpg(killed_pid, signal.SIGKILL)
+    # Sent while no process serves the port: it waits for the new process, never refused.
+    assert requests.get(report_url, headers=headers, timeout=30).status_code == 200
+    assert time.monotonic() - killed_at < 30
+    assert child.process.pid != killed_pid and alive(child.process.pid)
+    assert group_members(killed_pid) == []  # nothing of the killed instance is left
+    died = [line for line in supervisor_lines(local_stack.state_dir, child.name) if line["message"] == DIED_MESSAGE]
+    assert len(died) == deaths_before + 1
+    assert {k: died[-1][k] for k in ("severity", "function", "pid", "signal", "restarts")} == {
+        "severity": "WARNING", "function": "reports", "pid": killed_pid, "signal": "SIGKILL",
+        "restarts": deaths_before + 1}
+    restarted = poll(lambda: [line for line in supervisor_lines(local_stack.state_dir, child.name)
+                              if line["message"] == RESTARTED_MESSAGE and line["pid"] == child.process.pid],
+                     timeout=5, what="the restart line")
+    assert restarted[-1]["severity"] == "INFO"
+    info = json.loads((local_stack.state_dir / "stack.json").read_text())
+    assert info["processes"]["function-reports"] == child.process.pid
+    assert info["functions"]["reports"] == stack["functions"]["reports"]
+
+
+def test_a_function_that_keeps_dying_is_restarted_with_a_growing_bounded_delay(local_stack):
+    """An instance that cannot start (it cannot import its code) is retried, ever more slowly,
+    while the rest of the stack keeps running."""
+    instance = f"-crashing-{uuid.uuid4().hex[:6]}"
+    name = f"function-ingest{instance}"
+    child, _ = local_stack._spawn_function("ingest", {"PYTHONPATH": str(REPO_ROOT / "nothing-here")}, instance)
+    try:
+        died = poll(lambda: (lines := [line for line in supervisor_lines(local_stack.state_dir, name)
+                                       if line["message"] == DIED_MESSAGE]) and len(lines) >= 3 and lines,
+                    timeout=30, what="three restarts of a function that cannot start")
+        poll(lambda: child.process.poll() is not None, timeout=30, what="the crashing function to be down")
+        assert name not in [c.name for c in local_stack.dead_children()]  # `make up` goes on
+    finally:
+        local_stack.stop_child(name)
+    assert [line["restarts"] for line in died[:3]] == [1, 2, 3]
+    assert [line["restartInSeconds"] for line in died[:3]] == [0.5, 1.0, 2.0]
+    assert all(line["exitCode"] != 0 and line["function"] == "ingest" for line in died[:3])
+    assert not alive(child.process.pid)
