@@ -52,6 +52,13 @@ LOAD_AFTER_SECONDS = 5.0
 NONE = {"mongodb": 0, "gcs": 0, "webhook": 0}
 
 
+# The session's settings, but a retry schedule that outlasts the faults: the tests' default (5
+# attempts within about 8 s) would hold an event whose destination fails for 15 s with
+# max_attempts, where production's (30 attempts over about 4 hours) delivers it once it recovers.
+FAULT_FUNCTION_ENV = {**TEST_FUNCTION_ENV, "FORWARD_MAX_ATTEMPTS": "30", "FORWARD_MIN_BACKOFF_SECONDS": "1",
+                      "FORWARD_MAX_BACKOFF_SECONDS": "5"}
+
+
 def own_stack(name: str) -> Callable[..., Iterator[LocalStack]]:
     """A module-scoped fixture: the module's own LocalStack (about 8-15 s to start), stopped at the
     end of the module; while it runs, this process's clients (FIRESTORE_EMULATOR_HOST ...) point at
@@ -59,7 +66,7 @@ def own_stack(name: str) -> Callable[..., Iterator[LocalStack]]:
 
     @pytest.fixture(scope="module")
     def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-        stack = LocalStack(state_dir=tmp_path_factory.mktemp(name), function_env=TEST_FUNCTION_ENV,
+        stack = LocalStack(state_dir=tmp_path_factory.mktemp(name), function_env=FAULT_FUNCTION_ENV,
                            log=lambda _: None)
         stack.start()
         try:
