@@ -19,11 +19,13 @@ window of the event that counted.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
+from cachetools import TLRUCache
 from google.api_core.exceptions import AlreadyExists, FailedPrecondition, NotFound
 from google.cloud import firestore
 
@@ -33,6 +35,8 @@ COLLECTION = "beacon_dedup"
 # Enough for a key deleted by TTL (or taken over) between our reads; past that, give up as a
 # duplicate rather than loop.
 MAX_ATTEMPTS = 3
+# Held keys one instance remembers (about 300 bytes each): a few MiB at most.
+HELD_KEYS_REMEMBERED = 10_000
 
 
 def key_id(*parts: str) -> str:
@@ -60,11 +64,15 @@ class DedupStore:
     def __init__(self, db: firestore.Client, clock: Clock):
         self._db = db
         self._clock = clock
+        self._held = _HeldKeys(clock)
 
     def claim(self, keys: Sequence[str], window: timedelta, data: dict[str, Any] | None = None,
               writes: tuple[Write, ...] = ()) -> Claim:
         """Claim every one of ``keys`` for ``window`` from now and create ``writes`` with them, or,
         when any of them holds an unexpired claim, do nothing but link the others to it."""
+        remembered = self._held.all_of(keys)
+        if remembered is not None:  # every key held: nothing to claim, nothing to link
+            return Claim(False, remembered)
         references = [self._db.collection(COLLECTION).document(key) for key in keys]
         for _ in range(MAX_ATTEMPTS):
             now = self._clock()
@@ -76,13 +84,16 @@ class DedupStore:
                 batch.create(write.reference, write.data)
             try:
                 batch.commit()
-                return Claim(True, record)
+                return self._claimed(keys, record)
             except AlreadyExists:
                 pass
             snapshots = list(self._db.get_all(references))
             held = [s.to_dict() or {} for s in snapshots if s.exists and _unexpired(s, now)]
             if held:
                 self._link([s for s in snapshots if not _unexpired(s, now)], held[0])
+                for snapshot in snapshots:
+                    if snapshot.exists and _unexpired(snapshot, now):
+                        self._held.remember(snapshot.id, snapshot.to_dict() or {})
                 return Claim(False, held[0])
             batch = self._db.batch()
             for snapshot in snapshots:
@@ -91,10 +102,15 @@ class DedupStore:
                 batch.create(write.reference, write.data)
             try:
                 batch.commit()
-                return Claim(True, record)
+                return self._claimed(keys, record)
             except (AlreadyExists, FailedPrecondition, NotFound):
                 continue  # someone else claimed or took one over, or TTL deleted it: look again
         return Claim(False, {})
+
+    def _claimed(self, keys: Sequence[str], record: dict[str, Any]) -> Claim:
+        for key in keys:
+            self._held.remember(key, record)
+        return Claim(True, record)
 
     def _link(self, snapshots: list[firestore.DocumentSnapshot], held: dict[str, Any]) -> None:
         """Give the keys of ``snapshots`` (absent or expired) the holder's claim, unless someone
@@ -111,8 +127,34 @@ class DedupStore:
 
     def holder(self, key: str) -> dict[str, Any] | None:
         """The content of ``key``'s unexpired claim, or None when nobody holds it."""
+        remembered = self._held.all_of([key])
+        if remembered is not None:
+            return remembered
         snapshot = self._db.collection(COLLECTION).document(key).get()
-        return (snapshot.to_dict() or {}) if _unexpired(snapshot, self._clock()) else None
+        if not _unexpired(snapshot, self._clock()):
+            return None
+        self._held.remember(key, snapshot.to_dict() or {})
+        return snapshot.to_dict() or {}
+
+
+class _HeldKeys:
+    """Keys this instance saw held, each until its ``expireAt`` (the store's clock)."""
+
+    def __init__(self, clock: Clock):
+        self._keys: TLRUCache[str, dict[str, Any]] = TLRUCache(
+            HELD_KEYS_REMEMBERED, ttu=lambda _key, holder, _now: holder["expireAt"], timer=clock)
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
+
+    def remember(self, key: str, holder: dict[str, Any]) -> None:
+        if isinstance(holder.get("expireAt"), datetime):
+            with self._lock:
+                self._keys[key] = holder
+
+    def all_of(self, keys: Sequence[str]) -> dict[str, Any] | None:
+        """The holder of the first key when every one of ``keys`` is remembered held, else None."""
+        with self._lock:
+            holders = [self._keys.get(key) for key in keys]
+        return holders[0] if holders and all(h is not None for h in holders) else None
 
 
 def _unexpired(snapshot: firestore.DocumentSnapshot, now: datetime) -> bool:

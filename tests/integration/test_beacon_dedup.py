@@ -212,3 +212,34 @@ def test_an_instance_dying_while_queueing_a_conversion_loses_nothing_and_the_res
     report = get_report(stack, campaign.id).json()
     assert (report["totals"]["conversions"], report["totals"]["attributed_revenue"]) == (1, 10.0)
     assert wait_for_conversion(stack, body)["attributed"] is True
+
+
+def test_an_instance_remembers_the_keys_it_saw_held_until_they_expire_and_no_longer(stack: dict[str, Any]) -> None:
+    client = db(stack)
+    key = key_id("test", "remembered", datetime.now(timezone.utc).isoformat())
+    reference = client.collection(COLLECTION).document(key)
+    clock = MovableClock(START)
+    first, second = DedupStore(client, clock), DedupStore(client, clock)
+    assert first.claim([key], timedelta(minutes=1)).claimed
+    assert not second.claim([key], timedelta(minutes=1)).claimed  # read from Firestore, and remembered
+    reference.delete()  # neither instance reads it again while its claim lasts
+    for store in (first, second):
+        assert not store.claim([key], timedelta(minutes=1)).claimed
+        assert store.holder(key) is not None
+    assert not reference.get().exists, "a remembered duplicate wrote nothing"
+    assert DedupStore(client, clock).claim([key], timedelta(minutes=1)).claimed, "a new instance asks Firestore"
+    reference.delete()
+    clock.now = START + timedelta(minutes=1)  # the remembered claim's expireAt: forgotten
+    assert first.claim([key], timedelta(minutes=1)).claimed
+    assert reference.get().to_dict()["expireAt"] == clock.now + timedelta(minutes=1)
+
+
+def test_an_event_with_a_key_not_remembered_asks_firestore_and_links_it(stack: dict[str, Any]) -> None:
+    client = db(stack)
+    stamp = datetime.now(timezone.utc).isoformat()
+    session, user = key_id("test", "link", "session", stamp), key_id("test", "link", "user", stamp)
+    store = DedupStore(client, MovableClock(START))
+    assert store.claim([session], timedelta(minutes=1)).claimed
+    assert not store.claim([session, user], timedelta(minutes=1)).claimed
+    linked = client.collection(COLLECTION).document(user).get()
+    assert linked.exists and linked.to_dict()["expireAt"] == START + timedelta(minutes=1)
