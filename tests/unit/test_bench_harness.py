@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 
 import pytest
 from functions_framework import create_app
@@ -14,6 +16,7 @@ from tools.bench import __main__ as bench_main
 from tools.bench import cpu, processes, wrk
 from tools.bench.results import Figure, Goal, Report, Spread, table
 from tools.bench.servers import BASELINE_FUNCTIONS
+from tools.stack import REPO_ROOT
 
 
 def test_a_spread_is_the_median_min_and_max_of_the_runs():
@@ -66,7 +69,7 @@ def _full_report() -> Report:
         report.record(f"cpu_{name}", [{"cpu_us": 12.0, "json_loads_us": 5.0}])
     for name in ("noop", "ingest"):
         report.record(f"cold_{name}", [{"seconds": 1.0}])
-    report.record("rss_ingest", [{"mib": 100.0}])
+    report.record("rss_ingest", [{"mib": 100.0, "vmhwm_sum_mib": 150.0}])
     return report
 
 
@@ -74,8 +77,33 @@ def test_every_figure_of_the_issue_has_its_row():
     rows = bench_main.figures(_full_report(), ["ingest"])
     assert {r.id for r in rows} == {f"B{n}" for n in range(1, 9)}
     assert all(r.baseline is not None for r in rows)
-    memory = next(r for r in rows if r.id == "B8")
+    memory, upper_bound = [r for r in rows if r.id == "B8"]
     assert memory.ratio == pytest.approx(100 / 256) and memory.met is True
+    assert upper_bound.goal is None and upper_bound.value.median == 150.0
+
+
+def test_an_instances_memory_counts_the_pages_its_processes_share_once():
+    """A forked child shares its parent's pages: the sum of PSS counts them once, VmHWM twice.
+    Run in a process of its own, whose only child is the fork."""
+    script = """
+import os, signal, sys
+from tools.bench import processes
+ballast = bytearray(64 * 1024 * 1024)
+ballast[::4096] = b"x" * len(ballast[::4096])  # resident, then shared with the child
+child = os.fork()
+if child == 0:
+    signal.pause()
+try:
+    peak = processes.MemorySampler({"me": os.getpid()}).stop()["me"]
+    print(peak, processes.peak_rss_mib(os.getpid()))
+finally:
+    os.kill(child, signal.SIGKILL)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=60, check=True)
+    pss_peak, vmhwm_sum = map(float, result.stdout.split())
+    assert pss_peak >= 64
+    assert vmhwm_sum - pss_peak > 48  # the 64 MiB counted twice by VmHWM, once by PSS
 
 
 def test_wrks_result_line_is_read():

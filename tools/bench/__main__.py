@@ -25,6 +25,9 @@ from tools.bench.results import RESULTS_FILE, Figure, Goal, Report, Spread, comm
 from tools.bench.servers import BASELINE_FUNCTIONS, BenchStack
 
 MEMORY_LIMIT_MIB = 256
+# The instances the load goes to, where they are not the stack's own (tools/bench/servers.py).
+MEASURED_INSTANCES = {"ingest": "function-ingest-bench", "beacon": "function-beacon-bench",
+                      "monitor": "function-monitor-bench"}
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,12 @@ def figures(report: Report, functions: list[str]) -> list[Figure]:
     rows += [Figure("B7", f"cold start: {f}", "s", m(f"cold_{f}", "seconds"), "noop", noop_start, Goal("<=", 1.5),
                     digits=2) for f in functions]
     limit = Spread.of([float(MEMORY_LIMIT_MIB)])
-    rows += [Figure("B8", f"peak RSS: {name.removeprefix('rss_')}", "MiB", values["mib"], f"{MEMORY_LIMIT_MIB} MiB",
-                    limit, Goal("<=", 0.75), note="room to spare: a quarter free")
-             for name, values in report.measurements.items() if name.startswith("rss_")]
+    for name in (n for n in report.measurements if n.startswith("rss_")):
+        function = name.removeprefix("rss_")
+        rows += [Figure("B8", f"peak memory: {function}", "MiB", m(name, "mib"), f"{MEMORY_LIMIT_MIB} MiB", limit,
+                        Goal("<=", 0.75), note="PSS of master and worker; room to spare: a quarter free"),
+                 Figure("B8", f"peak RSS: {function}", "MiB", m(name, "vmhwm_sum_mib"), f"{MEMORY_LIMIT_MIB} MiB",
+                        limit, note="context: VmHWM summed, shared pages counted twice")]
     return rows
 
 
@@ -117,6 +123,9 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> Report:
         for name in ("noop", "raw_publish", "raw_batch_publish"):
             bench.start_baseline(baselines[name], {"BENCH_TOPIC": "bench-sink"})
         bench.start_baseline(baselines["raw_firestore"], {})
+        instances = {function: bench.child(MEASURED_INSTANCES.get(function, f"function-{function}")).process.pid
+                     for function in (f.name for f in bench.stack.topology.functions)}
+        memory = processes.MemorySampler(instances)
         for label, group in (("B1, B2: ingest", scenarios.ingest_group(bench)),
                              ("B5: beacon", scenarios.beacon_group())):
             log(f"{label} ...")
@@ -127,11 +136,8 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> Report:
                                           log).items():
             report.record(name, runs)
         log("B8: peak memory ...")
-        measured = {"ingest": "function-ingest-bench", "beacon": "function-beacon-bench",
-                    "monitor": "function-monitor-bench"}
-        for function in (f.name for f in bench.stack.topology.functions):
-            child = bench.child(measured.get(function, f"function-{function}"))
-            report.record(f"rss_{function}", [{"mib": processes.peak_rss_mib(child.process.pid)}])
+        for function, peak in memory.stop().items():
+            report.record(f"rss_{function}", [{"mib": peak, "vmhwm_sum_mib": processes.peak_rss_mib(instances[function])}])
         log("B7: cold starts ...")
         functions = [f.name for f in bench.stack.topology.functions]
         for function in ["noop", *functions]:
