@@ -19,11 +19,11 @@ from shared.forwarding.holds import dead_letter_sink
 from shared.forwarding.message import MalformedEvent, PubSubMessage
 from shared.forwarding.partners import PartnerLookup, PartnerRegistry
 from shared.forwarding.secret_refs import SecretResolver
-from shared.forwarding.settings import ForwardingSettings, dead_letter_topic
+from shared.forwarding.settings import ForwardingSettings
 from shared.platform import logs
 from shared.platform.clients import firestore_client
 from shared.platform.publisher import EventPublisher
-from shared.platform.settings import project_id
+from shared.platform.settings import dead_letter_topic, project_id
 
 logs.configure()
 logger = logging.getLogger(__name__)

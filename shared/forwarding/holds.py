@@ -18,11 +18,16 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from shared.forwarding.message import DESTINATION_ATTRIBUTE
+from shared.platform.dead_letters import (
+    DETAIL_ATTRIBUTE,
+    MALFORMED,
+    REASON_ATTRIBUTE,
+    SOURCE_ATTRIBUTE,
+    HoldNotPublished,
+    hold_attributes,
+)
 from shared.platform.publisher import EventPublisher, OutgoingMessage
 
-REASON_ATTRIBUTE = "deadLetterReason"
-DETAIL_ATTRIBUTE = "deadLetterDetail"
-SOURCE_ATTRIBUTE = "deadLetterSource"
 ENTRY_ATTRIBUTE = "deliveryLogEntry"
 HOLD_ATTRIBUTES = (REASON_ATTRIBUTE, DETAIL_ATTRIBUTE, SOURCE_ATTRIBUTE, ENTRY_ATTRIBUTE)
 
@@ -42,18 +47,12 @@ EVENT_ID_CONFLICT = "event_id_conflict"
 UNDELIVERABLE_VALUE = "undeliverable_value"
 # Every attempt of the retry policy failed (or Pub/Sub's own dead-lettering took it).
 MAX_ATTEMPTS = "max_attempts"
-# Not an event at all (not JSON, no eventId): nothing to deliver, kept for inspection.
-MALFORMED = "malformed"
+# MALFORMED (shared.platform.dead_letters): not an event at all (not JSON, no eventId), kept for inspection.
 
 REASONS = (NO_PARTNER, NO_DESTINATIONS, PARTNER_DISABLED, PARTNER_DELETED, DESTINATION_REMOVED,
            EVENT_ID_CONFLICT, UNDELIVERABLE_VALUE, MAX_ATTEMPTS, MALFORMED)
 # Holds that concern the partner as a whole: one per event and forwarder, not per destination.
 PARTNER_REASONS = (NO_PARTNER, NO_DESTINATIONS, PARTNER_DISABLED, PARTNER_DELETED)
-
-
-class HoldNotPublished(RuntimeError):
-    """The dead letter could not be published: the event is not acknowledged, so Pub/Sub (or the
-    re-driver) brings it back."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +62,8 @@ class Hold:
     destination_id: str | None = None
 
     def attributes(self, original: Mapping[str, str], source: str, entry_id: str | None) -> dict[str, str]:
-        attributes = {k: v for k, v in original.items() if k not in HOLD_ATTRIBUTES and k != DESTINATION_ATTRIBUTE}
-        attributes.update({REASON_ATTRIBUTE: self.reason, DETAIL_ATTRIBUTE: self.detail[:1000],
-                           SOURCE_ATTRIBUTE: source})
+        attributes = hold_attributes(original, self.reason, self.detail, source,
+                                     replaced=(ENTRY_ATTRIBUTE, DESTINATION_ATTRIBUTE))
         if self.destination_id is not None:
             attributes[DESTINATION_ATTRIBUTE] = self.destination_id
         if entry_id is not None:

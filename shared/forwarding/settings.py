@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from shared.forwarding.destination_health import DestinationHealth
@@ -95,9 +94,3 @@ class RedriveSettings:
             batch_size=env_int("REDRIVE_BATCH_SIZE", 200),
             workers=env_int("REDRIVE_WORKERS", 32),
         )
-
-
-def dead_letter_topic(function_name: str) -> str:
-    """The dead-letter topic of a topic-triggered function: ``<function>-dead-letter``, the name
-    topology.yaml gives it (DEAD_LETTER_TOPIC overrides)."""
-    return os.environ.get("DEAD_LETTER_TOPIC") or f"{function_name}-dead-letter"

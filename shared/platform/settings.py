@@ -37,3 +37,9 @@ def project_id() -> str:
     if not project:
         raise RuntimeError("GOOGLE_CLOUD_PROJECT is not set")
     return project
+
+
+def dead_letter_topic(function_name: str) -> str:
+    """The dead-letter topic of a topic-triggered function: ``<function>-dead-letter``, the name
+    topology.yaml gives it (DEAD_LETTER_TOPIC overrides)."""
+    return os.environ.get("DEAD_LETTER_TOPIC") or f"{function_name}-dead-letter"

@@ -64,6 +64,8 @@ class AttributionSettings:
     # to a few seconds of difference, or created_at truncated to whole seconds), and the beacon
     # accepts a created_at up to this long after it received the conversion, no later.
     clock_skew_seconds: float
+    # Bounded wait for Pub/Sub to confirm a dead letter (a message that is not a conversion).
+    publish_timeout_seconds: float
 
     @property
     def touchpoint_ttl(self) -> timedelta:
@@ -77,7 +79,8 @@ class AttributionSettings:
     def from_env(cls) -> "AttributionSettings":
         return cls(window_seconds=env_float("ATTRIBUTION_WINDOW_SECONDS", 14 * 86400.0),
                    touchpoint_grace_seconds=env_float("TOUCHPOINT_GRACE_SECONDS", 86400.0),
-                   clock_skew_seconds=env_float("ATTRIBUTION_CLOCK_SKEW_SECONDS", 300.0))
+                   clock_skew_seconds=env_float("ATTRIBUTION_CLOCK_SKEW_SECONDS", 300.0),
+                   publish_timeout_seconds=env_float("PUBLISH_TIMEOUT_SECONDS", 5.0))
 
 
 @dataclass(frozen=True)

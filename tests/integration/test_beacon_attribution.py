@@ -15,8 +15,10 @@ from shared.retail_media.attribution import (
     AttributionService,
     Window,
 )
+from shared.platform.publisher import EventPublisher, OutgoingMessage
 from shared.retail_media.campaigns import CampaignStore
 from tests.conftest import poll
+from tools.admin_commands.deadletters import DeadLetter, hold_subscriptions
 from tests.integration.beacon_support import (
     MovableClock,
     RecordingPublisher,
@@ -153,3 +155,28 @@ def test_day_14_edge_and_click_vs_view(stack: dict[str, Any], kind: str, campaig
     attribution = AttributionService(client, CampaignStore(client), Window(WINDOW, timedelta(minutes=5)), clock)
     result = attribution.process(captured.messages[0])
     assert [a.campaign_id for a in result] == ([campaign.id] if attributed else [])
+
+
+@pytest.mark.parametrize("data", [b"not json", b'{"conversionId": "c-1", "conversion": {"order_id": 7}}'],
+                         ids=["not-json", "invalid-conversion"])
+def test_a_message_that_is_not_a_conversion_is_held_in_the_dead_letters_with_why(stack: dict[str, Any],
+                                                                                 data: bytes) -> None:
+    """Whatever reaches topic "conversions" ends somewhere an operator sees it: never dropped."""
+    marker = f"not-a-conversion-{datetime.now(timezone.utc).timestamp()}"
+    outcome = EventPublisher(stack["project_id"], "conversions", 10).publish_many(
+        [OutgoingMessage(data, {"testMarker": marker})])[0]
+    assert outcome.published
+
+    def held() -> list[DeadLetter]:
+        found = []
+        for hold in hold_subscriptions("attribution"):
+            try:
+                found += [letter for letter in hold.pull_all() if letter.attributes.get("testMarker") == marker]
+            finally:
+                hold.release()
+        return found
+
+    letter, = poll(held, timeout=30, interval=0.5, what="the message in attribution's dead letters")
+    assert letter.message.data == data
+    assert letter.reason == "malformed" and letter.attributes["deadLetterSource"] == "attribution"
+    assert letter.detail.startswith("not a conversion message: ")
