@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
+import jsonschema_rs
 from jsonschema import Draft7Validator, FormatChecker, ValidationError, validators
 
 # Keyword groups in the order Ajv runs them; within a group, Ajv's vocabulary order.
@@ -181,11 +183,15 @@ def date_time_milliseconds(value: str) -> int | None:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
+def _later_than(date_time: str, limit: str) -> bool:
+    """Whether formatMaximum refuses a valid date-time: later than ``limit`` where ajv-formats
+    compares the two."""
+    value, bound = date_time_milliseconds(date_time), date_time_milliseconds(limit)
+    return value is not None and bound is not None and value > bound
+
+
 def _format_maximum(validator: Any, limit: str, instance: Any, schema: dict) -> Iterable[ValidationError]:
-    if not (isinstance(instance, str) and ajv_date_time(instance)):
-        return
-    value, bound = date_time_milliseconds(instance), date_time_milliseconds(limit)
-    if value is not None and bound is not None and value > bound:
+    if isinstance(instance, str) and ajv_date_time(instance) and _later_than(instance, limit):
         yield ValidationError(f"{instance!r} is after {limit!r}")
 
 
@@ -206,17 +212,45 @@ _AjvLikeValidator = validators.extend(
 # -- the validator ---------------------------------------------------------------------------
 
 class AjvSchema:
-    """One compiled schema; ``errors(instance)`` is Ajv's ``validate.errors`` (``[]`` if valid)."""
+    """One compiled schema; ``errors(instance)`` is Ajv's ``validate.errors`` (``[]`` if valid).
+
+    It is compiled twice: ``jsonschema-rs`` gives the verdict and ``jsonschema`` the errors of an
+    instance that verdict does not accept (see "The verdict" below)."""
 
     def __init__(self, schema: dict[str, Any]):
         Draft7Validator.check_schema(schema)
         _check_supported(schema, "#")
         self.schema = schema
         self._validator = _AjvLikeValidator(schema, format_checker=_FORMATS)
+        self._verdict = jsonschema_rs.Draft7Validator(_verdict_schema(schema), formats={"date-time": ajv_date_time},
+                                                      validate_formats=True, offline=True)
+        self._format_maxima = _format_maxima(schema, ())
 
     def errors(self, instance: Any, additions: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
         """``additions``: keywords (ADDABLE) to add at schema pointers such as
         ``/properties/created_at``, for this validation only."""
+        if self.accepts(instance, additions):
+            return []
+        return self.collected_errors(instance, additions)
+
+    def accepts(self, instance: Any, additions: Mapping[str, Mapping[str, Any]] | None = None) -> bool:
+        """True only when ``instance`` certainly has no error; False leaves it to the full check."""
+        bounds = _with_added_bounds(self.schema, self._format_maxima, additions) if additions else self._format_maxima
+        if bounds is None:
+            return False
+        try:
+            if not self._verdict.is_valid(instance):
+                return False
+        except Exception:  # a value it cannot read (see "The verdict"): the full check decides
+            return False
+        # formatMaximum goes with format date-time (_check_supported), which the verdict checked.
+        return not any(isinstance(value, str) and _later_than(value, limit)
+                       for tokens, limit in bounds.items() for value in _values_at(instance, tokens))
+
+    def collected_errors(self, instance: Any,
+                         additions: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Ajv's errors, found by walking the whole schema: what ``errors`` answers for an
+        instance that the verdict does not accept."""
         schema, validator = self.schema, self._validator
         if additions:
             schema = _with_additions(schema, additions)
@@ -242,6 +276,86 @@ class AjvSchema:
         found.sort(key=lambda pair: pair[0])
         return [error for _, error in found]
 
+
+# -- the verdict ---------------------------------------------------------------------------------
+#
+# jsonschema walks the whole schema for every instance, valid or not (about 130 us for a
+# conversion); jsonschema-rs (compiled Rust) says whether an instance is valid in a few. Only an
+# instance it does not accept goes through the full check, so the error answers stay the full
+# check's, and the verdict may only ever be stricter than it, never more lenient. Where the two
+# differ (tests/unit/test_beacon_validation_fast_path.py shows each case):
+#
+# - patterns: jsonschema-rs already reads them as ECMAScript does (``$`` at the very end only,
+#   ``\d`` and ``\w`` ASCII, ``\s`` JavaScript's whitespace), as ``_js_regex`` does here;
+# - numbers: Infinity and NaN are not numbers to it, but an integer of any size is: every number
+#   is bounded to a double's range for it (_verdict_schema);
+# - date-time: its own check is not ajv-formats', so it is given ``ajv_date_time``;
+# - formatMaximum, the schema's own and those added for one request, is not a keyword it knows:
+#   checked here after its verdict, on the values at the keyword's schema pointer;
+# - a lone surrogate (which JSON.parse keeps) in a key, or in a string a pattern or enum reads,
+#   makes it raise: the full check decides.
+
+# A double's range, given to jsonschema-rs as bounds on every number (see above).
+_WITHIN_A_DOUBLE = {"minimum": -sys.float_info.max, "maximum": sys.float_info.max}
+
+FormatMaxima = dict[tuple[str, ...], str]  # schema pointer, as its tokens -> formatMaximum's limit
+
+
+def _verdict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` for jsonschema-rs: a number within a double's range. The bounds go in an
+    ``allOf``, a keyword no supported schema has, so that the schema's own bounds stay as they are."""
+    node = dict(schema)
+    types = node.get("type")
+    if "number" in ([types] if isinstance(types, str) else types or []):
+        node["allOf"] = [_WITHIN_A_DOUBLE]
+    if "properties" in node:
+        node["properties"] = {name: _verdict_schema(sub) for name, sub in node["properties"].items()}
+    if "items" in node:
+        node["items"] = _verdict_schema(node["items"])
+    return node
+
+
+def _format_maxima(schema: dict[str, Any], tokens: tuple[str, ...]) -> FormatMaxima:
+    """The formatMaximum keywords of ``schema`` (a supported one: subschemas only in
+    ``properties`` and ``items``)."""
+    found = {tokens: schema["formatMaximum"]} if "formatMaximum" in schema else {}
+    for name, sub in schema.get("properties", {}).items():
+        found.update(_format_maxima(sub, (*tokens, "properties", name)))
+    if "items" in schema:
+        found.update(_format_maxima(schema["items"], (*tokens, "items")))
+    return found
+
+
+def _with_added_bounds(schema: dict[str, Any], own: FormatMaxima,
+                       additions: Mapping[str, Mapping[str, Any]]) -> FormatMaxima | None:
+    """``own`` with the formatMaximum of each addition (replacing one at the same pointer, as
+    _with_additions does); None unless each addition is a formatMaximum that the full check
+    accepts (a date-time limit on a date-time), which leaves any other to the full check (it
+    raises UnsupportedSchema, or KeyError for a pointer not in the schema)."""
+    bounds = dict(own)
+    for pointer, keywords in additions.items():
+        tokens = tuple(pointer.split("/")[1:])
+        node: Any = schema
+        for token in tokens:
+            node = node.get(token) if isinstance(node, dict) else None
+        limit = keywords.get("formatMaximum")
+        if not (set(keywords) == {"formatMaximum"} and isinstance(limit, str)
+                and isinstance(node, dict) and node.get("format") == "date-time"):
+            return None
+        bounds[tokens] = limit
+    return bounds
+
+
+def _values_at(instance: Any, tokens: tuple[str, ...]) -> list[Any]:
+    """The values of ``instance`` that the subschema at a schema pointer checks."""
+    values, steps = [instance], iter(tokens)
+    for token in steps:
+        if token == "properties":
+            name = next(steps)
+            values = [value[name] for value in values if isinstance(value, dict) and name in value]
+        else:  # "items", the only other keyword with a subschema here
+            values = [item for value in values if isinstance(value, list) for item in value]
+    return values
 
 
 def _order(schema: dict[str, Any], error: ValidationError, root: Any, tail: tuple) -> tuple:
