@@ -118,6 +118,33 @@ def test_an_ad_event_the_verdict_accepts_has_no_error(data: st.DataObject) -> No
     _assert_no_error_where_accepted(schema("ad_event"), _mutated(AD_EVENT, data))
 
 
+# Each keyword AjvSchema supports, without the beacon schemas' patterns around their date-times
+# and numbers, which hide some of the differences (jsonschema-rs's date-time, integers).
+KEYWORDS = AjvSchema({"type": "object", "required": ["at"], "properties": {
+    "at": {"type": ["string", "null"], "format": "date-time"},
+    "count": {"type": "number", "minimum": 0},
+    "digits": {"type": "string", "pattern": "^\\d+\\s?$", "maxLength": 3},
+    "list": {"type": "array", "minItems": 1, "items": {"type": ["number", "null"], "exclusiveMaximum": 10}},
+    "kind": {"enum": ["a", None], "const": "a"},
+}})
+KEYWORDS_VALID = {"at": "2026-01-01T00:00:00Z", "count": 1, "digits": "12", "list": [1, None], "kind": "a"}
+numbers = st.sampled_from(NUMBERS) | st.integers() | st.floats() | st.none()
+near_keywords = {"at": dates, "count": numbers, "list": st.lists(numbers, max_size=3),
+                 "digits": st.text(alphabet="09٣３\n \t\x1c\x85\xa0\ufeff\u2028", max_size=4),
+                 "kind": st.sampled_from(["a", "b", None])}
+
+
+@REPEATABLE
+@given(st.data())
+def test_an_instance_the_verdict_accepts_has_no_error_for_each_keyword(data: st.DataObject) -> None:
+    document: dict[str, Any] = dict(KEYWORDS_VALID)
+    for name in data.draw(st.lists(st.sampled_from(sorted(near_keywords)), max_size=2, unique=True)):
+        document[name] = data.draw(near_keywords[name] | leaves)
+    bound = data.draw(st.none() | st.just(BOUND) | bounds)
+    additions = None if bound is None else {"/properties/at": {"formatMaximum": bound}}
+    _assert_no_error_where_accepted(KEYWORDS, document, additions)
+
+
 @pytest.mark.parametrize("directory,name", golden_cases())
 def test_the_verdict_is_ajvs_on_every_golden_case(directory: str, name: str) -> None:
     valid = json.loads((GOLDEN / directory / f"{name}.json").read_text(encoding="utf-8"))["valid"]
