@@ -35,7 +35,7 @@ import math
 import re
 import sys
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import date
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
@@ -154,9 +154,9 @@ def ajv_date_time(value: str) -> bool:
     return utc_hour in (23, -1) and utc_minute in (59, -1) and second < 61
 
 
-_JS_DATE_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(.*)", re.ASCII)
-_JS_ZONE = re.compile(r"([zZ])|([+-])(\d\d):?(\d\d)", re.ASCII)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_JS_DATE_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:[zZ]|([+-])(\d\d):?(\d\d))",
+                           re.ASCII)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
 def date_time_milliseconds(value: str) -> int | None:
@@ -165,22 +165,24 @@ def date_time_milliseconds(value: str) -> int | None:
     hour-only offset such as ``+01``; then ajv-formats does not compare) and for separators
     other than T, t or a space (not verified against JavaScript). One deliberate difference: a
     leap second (``:60``), NaN in JavaScript, is the last millisecond of its minute here, so
-    that a date in the future cannot pass the bound as a leap second."""
+    that a date in the future cannot pass the bound as a leap second. Counted in integers, not
+    with ``datetime``: a leap second may be written with an hour of 24 or a minute of 60
+    (``24:59:60+01:00`` is 23:59:60 UTC), which ``datetime`` refuses."""
     match = _JS_DATE_TIME.fullmatch(value)
-    zone = _JS_ZONE.fullmatch(match.group(8)) if match else None
-    if not match or not zone:
+    if not match:
         return None
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    if year == 0:  # before datetime's range; never later than a bound
+    year, month, day, hour, minute, second = (int(g) for g in match.group(1, 2, 3, 4, 5, 6))
+    if year == 0:  # before date's range; never later than a bound
         return None
-    milliseconds = int((match.group(7) or "0").ljust(3, "0")[:3])
+    fraction, sign, zone_hours, zone_minutes = match.group(7, 8, 9, 10)
+    milliseconds = int((fraction or "0").ljust(3, "0")[:3])
     if second == 60:
         second, milliseconds = 59, 999
-    moment = datetime(year, month, day, hour, minute, second, milliseconds * 1000, tzinfo=timezone.utc)
-    if zone.group(2):
-        offset = timedelta(hours=int(zone.group(3)), minutes=int(zone.group(4)))
-        moment -= offset if zone.group(2) == "+" else -offset
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+    seconds = (date(year, month, day).toordinal() - _EPOCH_DAY) * 86400 + hour * 3600 + minute * 60 + second
+    if sign:
+        offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
+        seconds -= offset if sign == "+" else -offset
+    return seconds * 1000 + milliseconds
 
 
 def _later_than(date_time: str, limit: str) -> bool:

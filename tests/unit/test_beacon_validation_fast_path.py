@@ -15,7 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.retail_media.ajv_errors import AjvSchema, UnsupportedSchema
+from shared.retail_media.ajv_errors import (
+    AjvSchema,
+    UnsupportedSchema,
+    ajv_date_time,
+    date_time_milliseconds,
+)
 from shared.retail_media.beacon import CREATED_AT, schema
 from shared.retail_media.conversion import created_at_bound
 from tests.unit.test_beacon_ajv_golden import GOLDEN, SCHEMA_OF, golden_case, golden_cases
@@ -216,6 +221,24 @@ def test_the_bound_added_for_one_request_is_checked_by_the_verdict(created_at: s
     additions = {CREATED_AT: {"formatMaximum": BOUND}}
     assert schema("conversion").accepts(conversion, additions) is accepted
     assert (schema("conversion").collected_errors(conversion, additions) == []) is accepted
+
+
+@pytest.mark.parametrize("value,milliseconds", [
+    ("2016-12-31T24:59:60+01:00", 1483228799999),  # 23:59:60 UTC, the last millisecond of 2016
+    ("2016-12-31T23:60:60+00:01", 1483228799999),
+    ("2016-12-31T24:59:00+01:00", 1483228740000),  # ajv-formats lets any second below 61 through here
+])
+def test_a_leap_second_written_past_23_59_is_compared(value: str, milliseconds: int) -> None:
+    # ajv-formats' date-time accepts these; datetime refuses an hour of 24 or a minute of 60.
+    assert ajv_date_time(value) and date_time_milliseconds(value) == milliseconds
+    date_time, moment = AjvSchema({"type": "string", "format": "date-time"}), _utc(milliseconds)
+    assert date_time.errors(value, {"": {"formatMaximum": created_at_bound(moment, timedelta(0))}}) == []
+    too_late = date_time.errors(value, {"": {"formatMaximum": created_at_bound(moment, timedelta(milliseconds=-1))}})
+    assert [e["keyword"] for e in too_late] == ["formatMaximum"]
+
+
+def _utc(milliseconds: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=milliseconds)
 
 
 def test_a_bound_in_the_schema_itself_is_checked_by_the_verdict() -> None:
