@@ -123,29 +123,28 @@ def _finite_only(keyword_function: Any) -> Any:
     return check
 
 
-_DATE_TIME_SEPARATOR = re.compile(f"[tT{JS_WHITESPACE}]")  # ajv-formats: /t|\s/i
-_AJV_DATE = re.compile(r"(\d\d\d\d)-(\d\d)-(\d\d)", re.ASCII)
-_AJV_TIME = re.compile(r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)(z|([+-])(\d\d)(?::?(\d\d))?)?", re.ASCII | re.IGNORECASE)
+# ajv-formats splits a date-time at its one separator (/t|\s/i) into a date and a time, each
+# checked by its own regular expression: the one expression here matches the same strings, since
+# neither part can hold a separator.
+_AJV_DATE_TIME = re.compile(f"(\\d\\d\\d\\d)-(\\d\\d)-(\\d\\d)[tT{JS_WHITESPACE}]"
+                            r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)(z|([+-])(\d\d)(?::?(\d\d))?)?",
+                            re.ASCII | re.IGNORECASE)
 _DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 
 def ajv_date_time(value: str) -> bool:
     """ajv-formats' full ``date-time`` (formats.ts: getDateTime(strictTimeZone=true))."""
-    parts = _DATE_TIME_SEPARATOR.split(value)
-    if len(parts) != 2:
+    match = _AJV_DATE_TIME.fullmatch(value)
+    if not match:
         return False
-    date = _AJV_DATE.fullmatch(parts[0])
-    time = _AJV_TIME.fullmatch(parts[1])
-    if not date or not time:
-        return False
-    year, month, day = (int(g) for g in date.groups())
+    year, month, day, hour, minute = (int(g) for g in match.group(1, 2, 3, 4, 5))
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if not (1 <= month <= 12 and 1 <= day <= (29 if month == 2 and leap else _DAYS[month])):
         return False
-    hour, minute, second = int(time.group(1)), int(time.group(2)), float(time.group(3))
-    sign = -1 if time.group(5) == "-" else 1
-    tz_hour, tz_minute = int(time.group(6) or 0), int(time.group(7) or 0)
-    if tz_hour > 23 or tz_minute > 59 or not time.group(4):
+    second = float(match.group(6))
+    sign = -1 if match.group(8) == "-" else 1
+    tz_hour, tz_minute = int(match.group(9) or 0), int(match.group(10) or 0)
+    if tz_hour > 23 or tz_minute > 59 or not match.group(7):
         return False
     if hour <= 23 and minute <= 59 and second < 60:
         return True
