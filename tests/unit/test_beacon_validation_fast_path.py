@@ -8,7 +8,7 @@ import copy
 import json
 import sys
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema_rs
 import pytest
@@ -23,6 +23,7 @@ from shared.retail_media.ajv_errors import (
 )
 from shared.retail_media.beacon import CREATED_AT, schema
 from shared.retail_media.conversion import created_at_bound
+from tests.conftest import value_paths
 from tests.unit.test_beacon_ajv_golden import GOLDEN, SCHEMA_OF, golden_case, golden_cases
 
 # Repeatable (every run draws the same documents) and without a deadline: the machine is shared.
@@ -71,22 +72,11 @@ values = st.recursive(leaves, lambda children: st.lists(children, max_size=3)
                       max_leaves=6)
 
 
-def _paths(document: Any, prefix: tuple = ()) -> Iterator[tuple]:
-    if isinstance(document, dict):
-        for key, value in document.items():
-            yield prefix + (key,)
-            yield from _paths(value, prefix + (key,))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            yield prefix + (index,)
-            yield from _paths(value, prefix + (index,))
-
-
 def _mutated(document: Any, data: st.DataObject) -> Any:
     """``document`` with none to three of its values replaced, removed or added."""
     mutant = copy.deepcopy(document)
     for _ in range(data.draw(st.integers(0, 3))):
-        paths = list(_paths(mutant))
+        paths = list(value_paths(mutant))
         if not paths:
             return data.draw(values)
         path = data.draw(st.sampled_from(paths))
