@@ -4,7 +4,9 @@ The beacon's 422 answers follow the retail-media spec, which shows Ajv's error o
 ``{instancePath, schemaPath, keyword, params, message}`` with Ajv's message texts. The checks
 themselves are jsonschema's (draft-07); this module turns its errors into Ajv's objects and
 puts them in the order Ajv reports them. tests/golden holds real Ajv's output for the same
-schemas and inputs (tools/ajv/golden.mjs) and the tests compare the two field by field.
+schemas and inputs (tools/ajv/golden.mjs) and the tests compare the two field by field. A body
+is checked by jsonschema only when jsonschema-rs, which gives the verdict in microseconds, does
+not accept it ("The verdict" below).
 
 How Ajv orders errors (ajv/lib/compile/validate): within one schema object it runs keywords
 group by group: keywords for any type (const, enum), then those for numbers, strings,
