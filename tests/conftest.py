@@ -54,6 +54,18 @@ def fresh_event(kind: str = "view") -> dict[str, Any]:
     return event
 
 
+def value_paths(document: Any, prefix: tuple = ()) -> Iterator[tuple]:
+    """The path (keys and indexes) of every value within ``document``, for tests that mutate one."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield prefix + (key,)
+            yield from value_paths(value, prefix + (key,))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield prefix + (index,)
+            yield from value_paths(value, prefix + (index,))
+
+
 def poll(condition: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1, what: str = "condition") -> Any:
     """Wait for ``condition()`` to return something truthy, and return it; fail at the deadline."""
     deadline = time.monotonic() + timeout

@@ -4,7 +4,9 @@ The beacon's 422 answers follow the retail-media spec, which shows Ajv's error o
 ``{instancePath, schemaPath, keyword, params, message}`` with Ajv's message texts. The checks
 themselves are jsonschema's (draft-07); this module turns its errors into Ajv's objects and
 puts them in the order Ajv reports them. tests/golden holds real Ajv's output for the same
-schemas and inputs (tools/ajv/golden.mjs) and the tests compare the two field by field.
+schemas and inputs (tools/ajv/golden.mjs) and the tests compare the two field by field. A body
+is checked by jsonschema only when jsonschema-rs, which gives the verdict in microseconds, does
+not accept it ("The verdict" below).
 
 How Ajv orders errors (ajv/lib/compile/validate): within one schema object it runs keywords
 group by group: keywords for any type (const, enum), then those for numbers, strings,
@@ -33,11 +35,13 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from datetime import date
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
+import jsonschema_rs
 from jsonschema import Draft7Validator, FormatChecker, ValidationError, validators
 
 # Keyword groups in the order Ajv runs them; within a group, Ajv's vocabulary order.
@@ -121,29 +125,28 @@ def _finite_only(keyword_function: Any) -> Any:
     return check
 
 
-_DATE_TIME_SEPARATOR = re.compile(f"[tT{JS_WHITESPACE}]")  # ajv-formats: /t|\s/i
-_AJV_DATE = re.compile(r"(\d\d\d\d)-(\d\d)-(\d\d)", re.ASCII)
-_AJV_TIME = re.compile(r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)(z|([+-])(\d\d)(?::?(\d\d))?)?", re.ASCII | re.IGNORECASE)
+# ajv-formats splits a date-time at its one separator (/t|\s/i) into a date and a time, each
+# checked by its own regular expression: the one expression here matches the same strings, since
+# neither part can hold a separator.
+_AJV_DATE_TIME = re.compile(f"(\\d\\d\\d\\d)-(\\d\\d)-(\\d\\d)[tT{JS_WHITESPACE}]"
+                            r"(\d\d):(\d\d):(\d\d(?:\.\d+)?)(z|([+-])(\d\d)(?::?(\d\d))?)?",
+                            re.ASCII | re.IGNORECASE)
 _DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 
 def ajv_date_time(value: str) -> bool:
     """ajv-formats' full ``date-time`` (formats.ts: getDateTime(strictTimeZone=true))."""
-    parts = _DATE_TIME_SEPARATOR.split(value)
-    if len(parts) != 2:
+    match = _AJV_DATE_TIME.fullmatch(value)
+    if not match:
         return False
-    date = _AJV_DATE.fullmatch(parts[0])
-    time = _AJV_TIME.fullmatch(parts[1])
-    if not date or not time:
-        return False
-    year, month, day = (int(g) for g in date.groups())
+    year, month, day, hour, minute = (int(g) for g in match.group(1, 2, 3, 4, 5))
     leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
     if not (1 <= month <= 12 and 1 <= day <= (29 if month == 2 and leap else _DAYS[month])):
         return False
-    hour, minute, second = int(time.group(1)), int(time.group(2)), float(time.group(3))
-    sign = -1 if time.group(5) == "-" else 1
-    tz_hour, tz_minute = int(time.group(6) or 0), int(time.group(7) or 0)
-    if tz_hour > 23 or tz_minute > 59 or not time.group(4):
+    second = float(match.group(6))
+    sign = -1 if match.group(8) == "-" else 1
+    tz_hour, tz_minute = int(match.group(9) or 0), int(match.group(10) or 0)
+    if tz_hour > 23 or tz_minute > 59 or not match.group(7):
         return False
     if hour <= 23 and minute <= 59 and second < 60:
         return True
@@ -152,9 +155,9 @@ def ajv_date_time(value: str) -> bool:
     return utc_hour in (23, -1) and utc_minute in (59, -1) and second < 61
 
 
-_JS_DATE_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(.*)", re.ASCII)
-_JS_ZONE = re.compile(r"([zZ])|([+-])(\d\d):?(\d\d)", re.ASCII)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_JS_DATE_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?(?:[zZ]|([+-])(\d\d):?(\d\d))",
+                           re.ASCII)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 
 def date_time_milliseconds(value: str) -> int | None:
@@ -163,29 +166,35 @@ def date_time_milliseconds(value: str) -> int | None:
     hour-only offset such as ``+01``; then ajv-formats does not compare) and for separators
     other than T, t or a space (not verified against JavaScript). One deliberate difference: a
     leap second (``:60``), NaN in JavaScript, is the last millisecond of its minute here, so
-    that a date in the future cannot pass the bound as a leap second."""
+    that a date in the future cannot pass the bound as a leap second. Counted in integers, not
+    with ``datetime``: a leap second may be written with an hour of 24 or a minute of 60
+    (``24:59:60+01:00`` is 23:59:60 UTC), which ``datetime`` refuses."""
     match = _JS_DATE_TIME.fullmatch(value)
-    zone = _JS_ZONE.fullmatch(match.group(8)) if match else None
-    if not match or not zone:
+    if not match:
         return None
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    if year == 0:  # before datetime's range; never later than a bound
+    year, month, day, hour, minute, second = (int(g) for g in match.group(1, 2, 3, 4, 5, 6))
+    if year == 0:  # before date's range; never later than a bound
         return None
-    milliseconds = int((match.group(7) or "0").ljust(3, "0")[:3])
+    fraction, sign, zone_hours, zone_minutes = match.group(7, 8, 9, 10)
+    milliseconds = int((fraction or "0").ljust(3, "0")[:3])
     if second == 60:
         second, milliseconds = 59, 999
-    moment = datetime(year, month, day, hour, minute, second, milliseconds * 1000, tzinfo=timezone.utc)
-    if zone.group(2):
-        offset = timedelta(hours=int(zone.group(3)), minutes=int(zone.group(4)))
-        moment -= offset if zone.group(2) == "+" else -offset
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+    seconds = (date(year, month, day).toordinal() - _EPOCH_DAY) * 86400 + hour * 3600 + minute * 60 + second
+    if sign:
+        offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
+        seconds -= offset if sign == "+" else -offset
+    return seconds * 1000 + milliseconds
+
+
+def _later_than(date_time: str, limit: str) -> bool:
+    """Whether formatMaximum refuses a valid date-time: later than ``limit`` where ajv-formats
+    compares the two."""
+    value, bound = date_time_milliseconds(date_time), date_time_milliseconds(limit)
+    return value is not None and bound is not None and value > bound
 
 
 def _format_maximum(validator: Any, limit: str, instance: Any, schema: dict) -> Iterable[ValidationError]:
-    if not (isinstance(instance, str) and ajv_date_time(instance)):
-        return
-    value, bound = date_time_milliseconds(instance), date_time_milliseconds(limit)
-    if value is not None and bound is not None and value > bound:
+    if isinstance(instance, str) and ajv_date_time(instance) and _later_than(instance, limit):
         yield ValidationError(f"{instance!r} is after {limit!r}")
 
 
@@ -206,17 +215,45 @@ _AjvLikeValidator = validators.extend(
 # -- the validator ---------------------------------------------------------------------------
 
 class AjvSchema:
-    """One compiled schema; ``errors(instance)`` is Ajv's ``validate.errors`` (``[]`` if valid)."""
+    """One compiled schema; ``errors(instance)`` is Ajv's ``validate.errors`` (``[]`` if valid).
+
+    It is compiled twice: ``jsonschema-rs`` gives the verdict and ``jsonschema`` the errors of an
+    instance that verdict does not accept (see "The verdict" below)."""
 
     def __init__(self, schema: dict[str, Any]):
         Draft7Validator.check_schema(schema)
         _check_supported(schema, "#")
         self.schema = schema
         self._validator = _AjvLikeValidator(schema, format_checker=_FORMATS)
+        self._verdict = jsonschema_rs.Draft7Validator(_verdict_schema(schema), formats={"date-time": ajv_date_time},
+                                                      validate_formats=True, offline=True)
+        self._format_maxima = _format_maxima(schema, ())
 
     def errors(self, instance: Any, additions: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
         """``additions``: keywords (ADDABLE) to add at schema pointers such as
         ``/properties/created_at``, for this validation only."""
+        if self.accepts(instance, additions):
+            return []
+        return self.collected_errors(instance, additions)
+
+    def accepts(self, instance: Any, additions: Mapping[str, Mapping[str, Any]] | None = None) -> bool:
+        """True only when ``instance`` certainly has no error; False leaves it to the full check."""
+        bounds = _with_added_bounds(self.schema, self._format_maxima, additions) if additions else self._format_maxima
+        if bounds is None:
+            return False
+        try:
+            if not self._verdict.is_valid(instance):
+                return False
+        except Exception:  # a value it cannot read (see "The verdict"): the full check decides
+            return False
+        # formatMaximum goes with format date-time (_check_supported), which the verdict checked.
+        return not any(isinstance(value, str) and _later_than(value, limit)
+                       for tokens, limit in bounds.items() for value in _values_at(instance, tokens))
+
+    def collected_errors(self, instance: Any,
+                         additions: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Ajv's errors, found by walking the whole schema: what ``errors`` answers for an
+        instance that the verdict does not accept."""
         schema, validator = self.schema, self._validator
         if additions:
             schema = _with_additions(schema, additions)
@@ -242,6 +279,86 @@ class AjvSchema:
         found.sort(key=lambda pair: pair[0])
         return [error for _, error in found]
 
+
+# -- the verdict ---------------------------------------------------------------------------------
+#
+# jsonschema walks the whole schema for every instance, valid or not (about 130 us for a
+# conversion); jsonschema-rs (compiled Rust) says whether an instance is valid in a few. Only an
+# instance it does not accept goes through the full check, so the error answers stay the full
+# check's, and the verdict may only ever be stricter than it, never more lenient. Where the two
+# differ (tests/unit/test_beacon_validation_fast_path.py shows each case):
+#
+# - patterns: jsonschema-rs already reads them as ECMAScript does (``$`` at the very end only,
+#   ``\d`` and ``\w`` ASCII, ``\s`` JavaScript's whitespace), as ``_js_regex`` does here;
+# - numbers: Infinity and NaN are not numbers to it, but an integer of any size is: every number
+#   is bounded to a double's range for it (_verdict_schema);
+# - date-time: its own check is not ajv-formats', so it is given ``ajv_date_time``;
+# - formatMaximum, the schema's own and those added for one request, is not a keyword it knows:
+#   checked here after its verdict, on the values at the keyword's schema pointer;
+# - a lone surrogate (which JSON.parse keeps) in a key, or in a string a pattern or enum reads,
+#   makes it raise: the full check decides.
+
+# A double's range, given to jsonschema-rs as bounds on every number (see above).
+_WITHIN_A_DOUBLE = {"minimum": -sys.float_info.max, "maximum": sys.float_info.max}
+
+FormatMaxima = dict[tuple[str, ...], str]  # schema pointer, as its tokens -> formatMaximum's limit
+
+
+def _verdict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` for jsonschema-rs: a number within a double's range. The bounds go in an
+    ``allOf``, a keyword no supported schema has, so that the schema's own bounds stay as they are."""
+    node = dict(schema)
+    types = node.get("type")
+    if "number" in ([types] if isinstance(types, str) else types or []):
+        node["allOf"] = [_WITHIN_A_DOUBLE]
+    if "properties" in node:
+        node["properties"] = {name: _verdict_schema(sub) for name, sub in node["properties"].items()}
+    if "items" in node:
+        node["items"] = _verdict_schema(node["items"])
+    return node
+
+
+def _format_maxima(schema: dict[str, Any], tokens: tuple[str, ...]) -> FormatMaxima:
+    """The formatMaximum keywords of ``schema`` (a supported one: subschemas only in
+    ``properties`` and ``items``)."""
+    found = {tokens: schema["formatMaximum"]} if "formatMaximum" in schema else {}
+    for name, sub in schema.get("properties", {}).items():
+        found.update(_format_maxima(sub, (*tokens, "properties", name)))
+    if "items" in schema:
+        found.update(_format_maxima(schema["items"], (*tokens, "items")))
+    return found
+
+
+def _with_added_bounds(schema: dict[str, Any], own: FormatMaxima,
+                       additions: Mapping[str, Mapping[str, Any]]) -> FormatMaxima | None:
+    """``own`` with the formatMaximum of each addition (replacing one at the same pointer, as
+    _with_additions does); None unless each addition is a formatMaximum that the full check
+    accepts (a date-time limit on a date-time), which leaves any other to the full check (it
+    raises UnsupportedSchema, or KeyError for a pointer not in the schema)."""
+    bounds = dict(own)
+    for pointer, keywords in additions.items():
+        tokens = tuple(pointer.split("/")[1:])
+        node: Any = schema
+        for token in tokens:
+            node = node.get(token) if isinstance(node, dict) else None
+        limit = keywords.get("formatMaximum")
+        if not (set(keywords) == {"formatMaximum"} and isinstance(limit, str)
+                and isinstance(node, dict) and node.get("format") == "date-time"):
+            return None
+        bounds[tokens] = limit
+    return bounds
+
+
+def _values_at(instance: Any, tokens: tuple[str, ...]) -> list[Any]:
+    """The values of ``instance`` that the subschema at a schema pointer checks."""
+    values, steps = [instance], iter(tokens)
+    for token in steps:
+        if token == "properties":
+            name = next(steps)
+            values = [value[name] for value in values if isinstance(value, dict) and name in value]
+        else:  # "items", the only other keyword with a subschema here
+            values = [item for value in values if isinstance(value, list) for item in value]
+    return values
 
 
 def _order(schema: dict[str, Any], error: ValidationError, root: Any, tail: tuple) -> tuple:

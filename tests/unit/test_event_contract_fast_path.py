@@ -6,12 +6,12 @@ from __future__ import annotations
 import copy
 import json
 import random
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from shared.events import contract as event_contract
-from tests.conftest import spec_example
+from tests.conftest import spec_example, value_paths
 
 MONITOR_EVENT = {
     "eventId": "0b6f1f8e-3c1e-4a53-9f0e-1f2d3c4b5a69", "eventDate": "2026-01-02T03:04:05.678Z",
@@ -31,22 +31,11 @@ VALUES: list[Any] = [
 ]
 
 
-def _paths(document: Any, prefix: tuple = ()) -> Iterator[tuple]:
-    if isinstance(document, dict):
-        for key, value in document.items():
-            yield prefix + (key,)
-            yield from _paths(value, prefix + (key,))
-    elif isinstance(document, list):
-        for index, value in enumerate(document):
-            yield prefix + (index,)
-            yield from _paths(value, prefix + (index,))
-
-
 def _mutated(document: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """The document with one to three fields replaced by a value of VALUES or removed."""
     mutant = copy.deepcopy(document)
     for _ in range(rng.randint(1, 3)):
-        path = rng.choice(list(_paths(mutant)) or [()])
+        path = rng.choice(list(value_paths(mutant)) or [()])
         if not path:
             break
         parent = mutant
