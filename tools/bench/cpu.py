@@ -15,7 +15,7 @@ import logging
 import os
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import yaml
@@ -30,6 +30,7 @@ from shared.platform.api_keys import ApiKeyVerifier, hash_key
 from shared.platform.http import Request, to_response
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
 from shared.retail_media import beacon
+from shared.retail_media.conversion import created_at_bound
 from tools.bench.scenarios import fresh_event
 from tools.stack import REPO_ROOT
 
@@ -51,7 +52,9 @@ def ingest_invalid(body: bytes) -> None:
 
 def beacon_conversion_pipeline(body: bytes) -> OutgoingMessage:
     document = beacon.parse_json(body)
-    if beacon.schema("conversion").errors(document):
+    # As the beacon does: created_at at most a clock skew after the time of receipt.
+    bound = {beacon.CREATED_AT: {"formatMaximum": created_at_bound(datetime.now(timezone.utc), timedelta(minutes=5))}}
+    if beacon.schema("conversion").errors(document, bound):
         raise ValueError("invalid conversion")
     conversion_id = str(uuid.uuid4())
     return OutgoingMessage(
