@@ -266,7 +266,9 @@ def summary(name: str, pushes: list[Push], parts: bool) -> list[str]:
         times = [own_times(p) for p in pushes]
         lines.append(f"  {'part':<10} {'wall ms':>8} {'CPU ms':>7}")
         for part, what in PARTS:
-            lines.append(f"  {part:<10} {mean(t[part][0] for t in times):>8} {mean(t[part][1] for t in times):>7}  {what}")
+            wall, cpu = (sum(t[part][i] for t in times) / count for i in (0, 1))
+            if max(wall, cpu) >= 0.000005:  # parts a push of this scenario never reaches are left out
+                lines.append(f"  {part:<10} {ms(wall):>8} {ms(cpu):>7}  {what}")
     return lines
 
 
@@ -325,8 +327,8 @@ def in_process(stack: Any, repo: Path, args: argparse.Namespace) -> None:
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     for kind, kind_scenarios in scenarios.items():
         print()
-        for index, name in enumerate(kind_scenarios):
-            print("\n".join(summary(name, pushes[name], parts=index == 0)))
+        for name in kind_scenarios:
+            print("\n".join(summary(name, pushes[name], parts=name.startswith(FUNCTIONS[kind]))))
         if args.top:
             print(profile(kind_scenarios[FUNCTIONS[kind]], args.events, args.top, args.sort))
 
