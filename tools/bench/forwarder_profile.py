@@ -41,7 +41,12 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+if TYPE_CHECKING:
+    from shared.forwarding.forwarder import Forwarder
+    from tools.stack import LocalStack
 
 KINDS = ("webhook", "mongodb", "gcs")
 FUNCTIONS = {"webhook": "forward_webhook", "mongodb": "forward_mongodb", "gcs": "forward_gcs"}
@@ -57,14 +62,14 @@ FIRESTORE_RPCS = ("commit", "batch_get_documents", "run_query", "run_aggregation
 STREAMING_RPCS = ("batch_get_documents", "run_query", "run_aggregation_query")
 # The parts of a push, in the order they happen; each one's time is its own (nested parts taken out).
 PARTS = (("framework", "functions-framework and werkzeug: the request, the CloudEvent, the answer"),
-         ("parse", "the message and the event: base64, JSON, the content hash"),
+         ("parse", "the message and the event: base64, JSON, the attributes"),
          ("partner", "the partner lookup (cached)"),
          ("claim", "claim_new_event, less its Firestore round trip: building the writes"),
          ("deliver", "the destination's write"),
          ("record", "record_attempt, less its Firestore round trip: building the write"),
          ("firestore", "the Firestore round trips (RPCs)"),
          ("log lines", "formatting the JSON log lines"),
-         ("forwarder", "the rest of the forwarder (its own logic)"))
+         ("forwarder", "the rest: the forwarder's own logic, the content hash, and this tool's timing"))
 
 # A scenario prepares one push (outside the measure) and returns what makes it.
 Scenario = Callable[[], Callable[[], None]]
@@ -148,11 +153,11 @@ class Meter:
         return measured
 
 
-def instrument(meter: Meter, forwarding_app: Any) -> None:
+def instrument(meter: Meter, forwarding_app: ModuleType) -> None:
     """Spans around what every forwarder of this process calls (module and class attributes)."""
     from google.cloud.firestore_v1.services.firestore.client import FirestoreClient
 
-    from shared.forwarding import forwarder, message
+    from shared.forwarding import message
 
     for rpc in FIRESTORE_RPCS:
         setattr(FirestoreClient, rpc, meter.wrap("firestore", getattr(FirestoreClient, rpc), rpc in STREAMING_RPCS))
@@ -160,13 +165,15 @@ def instrument(meter: Meter, forwarding_app: Any) -> None:
     # Parsing is split between the wiring (the Pub/Sub message) and the forwarder (the event).
     message.PubSubMessage.from_cloud_event_data = staticmethod(  # type: ignore[method-assign]
         meter.wrap("parse", message.PubSubMessage.from_cloud_event_data))
-    forwarder.ForwardedEvent.from_message = staticmethod(  # type: ignore[method-assign]
-        meter.wrap("parse", forwarder.ForwardedEvent.from_message))
+    message.ForwardedEvent.from_message = staticmethod(  # type: ignore[method-assign]
+        meter.wrap("parse", message.ForwardedEvent.from_message))
     for handler in logging.getLogger().handlers:
         handler.emit = meter.wrap("log lines", handler.emit)  # type: ignore[method-assign]
 
 
-def instrument_forwarder(meter: Meter, forwarder: Any) -> None:
+def instrument_forwarder(meter: Meter, forwarder: Forwarder) -> None:
+    """Spans around the forwarder's collaborators, wrapped in place (its private attributes: this
+    is a measuring tool, the forwarder's behaviour is unchanged)."""
     forwarder._partners = meter.wrap("partner", forwarder._partners)
     forwarder._delivery.deliver = meter.wrap("deliver", forwarder._delivery.deliver)
     for name, method in (("claim", "claim_new_event"), ("record", "record_attempt")):
@@ -255,13 +262,13 @@ def own_times(push: Push) -> dict[str, tuple[float, float]]:
 def summary(name: str, pushes: list[Push], parts: bool) -> list[str]:
     count = len(pushes)
 
-    def mean(values: Iterator[float]) -> str:
+    def mean(values: Iterable[float]) -> str:
         return ms(sum(values) / count)
     walls = [p.wall for p in pushes]
     round_trips = sum(p.spans.get("firestore", Span()).calls for p in pushes) / count
-    lines = [f"{name}: {count} pushes, wall p50 {ms(statistics.median(walls))} ms, mean {mean(iter(walls))} ms; "
-             f"CPU {mean(p.cpu for p in pushes)} ms (this thread), {mean(p.process_cpu for p in pushes)} ms "
-             f"(the process); Firestore round trips {round_trips:.2f}"]
+    lines = [(f"{name}: {count} pushes, wall p50 {ms(statistics.median(walls))} ms, mean {mean(walls)} ms; "
+              f"CPU {mean(p.cpu for p in pushes)} ms (this thread), {mean(p.process_cpu for p in pushes)} ms "
+              f"(the process); Firestore round trips {round_trips:.2f}")]
     if parts:
         times = [own_times(p) for p in pushes]
         lines.append(f"  {'part':<10} {'wall ms':>8} {'CPU ms':>7}")
@@ -272,7 +279,7 @@ def summary(name: str, pushes: list[Push], parts: bool) -> list[str]:
     return lines
 
 
-def in_process(stack: Any, repo: Path, args: argparse.Namespace) -> None:
+def in_process(stack: LocalStack, repo: Path, args: argparse.Namespace) -> None:
     from tools.forwarding_local import (MONGODB_URI_ENV, WEBHOOK_SECRET_ENV, apply_local_partner, create_bucket,
                                         register_demo_partner)
 
@@ -348,7 +355,10 @@ def process_cpu_seconds() -> dict[int, float]:
 
 
 def on_stack(args: argparse.Namespace) -> None:
-    """Each child of the stack runs in its own process group (tools/stack.py): its CPU is its group's."""
+    """B3/B4's bursts on the bench stack, each kind direct then forwarded, in two rounds (the
+    emulators' JIT still warms up in the first): events/s, and the CPU each process spent per
+    event. Each child of the stack runs in its own process group (tools/stack.py), so its CPU is
+    its group's."""
     from tools.bench.flows import Flows
     from tools.bench.servers import BenchStack
 
@@ -367,6 +377,7 @@ def on_stack(args: argparse.Namespace) -> None:
                     after = process_cpu_seconds()
                     per_event = {name: (after.get(pid, 0.0) - before.get(pid, 0.0)) / max(run.arrived, 1)
                                  for pid, name in names.items()}
+                    # Processes below 0.05 ms per event (the idle functions) are left out.
                     busy = sorted(((n, s) for n, s in per_event.items() if s >= 0.00005), key=lambda item: -item[1])
                     print(f"{'direct' if direct else 'forwarded'} {kind}: {run.arrived}/{run.events} events, "
                           f"{run.arrived / run.seconds:.0f}/s; CPU per event {ms(sum(per_event.values()))} ms: "
