@@ -226,20 +226,11 @@ class LocalStack:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> dict:
-        self._binaries = locate_binaries()
-        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         (self.state_dir / "stack.json").unlink(missing_ok=True)
         started = time.monotonic()
         try:
-            emulators = self.emulators = self._start_servers()
-            self._export_client_env(emulators)
-            self._create_topics()
-            self._create_dead_letter_holds()
+            emulators = self.start_servers()
             dev_key = self._create_dev_api_key()
-            for step in ENV_STEPS:
-                step_env = _call_step(step, self)
-                self.function_env.update(step_env)
-                self._set_environ(step_env)
             # Spawn every function, then wait: their imports overlap instead of queueing.
             spawned = {spec.name: self._spawn_function(spec.name) for spec in self.topology.functions}
             for child, url in spawned.values():
@@ -270,6 +261,23 @@ class LocalStack:
             raise
         self.log(f"local stack ready in {time.monotonic() - started:.1f} s")
         return self.info
+
+    def start_servers(self) -> dict[str, str]:
+        """The emulators and servers, with the topics and the functions' environment (ENV_STEPS),
+        pointed at by this process too, but no function: what start() runs first, and what a tool
+        running the functions' code in its own process needs (tools/bench/forwarder_profile.py).
+        The caller stops the stack, also when this fails."""
+        self._binaries = locate_binaries()
+        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        emulators = self.emulators = self._start_servers()
+        self._export_client_env(emulators)
+        self._create_topics()
+        self._create_dead_letter_holds()
+        for step in ENV_STEPS:
+            step_env = _call_step(step, self)
+            self.function_env.update(step_env)
+            self._set_environ(step_env)
+        return emulators
 
     def stop(self) -> None:
         for scheduler in self._schedulers:

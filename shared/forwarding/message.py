@@ -16,6 +16,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Mapping
 
 from shared.events.message import partner_of
@@ -69,9 +70,13 @@ class ForwardedEvent:
     whitelabel: str | None
     flow_id: str | None
     message: PubSubMessage
-    # SHA-256 of the event's canonical JSON: what tells a duplicate from another event that
-    # reuses its eventId.
-    content_hash: str
+
+    @cached_property
+    def content_hash(self) -> str:
+        """SHA-256 of the event's canonical JSON: what tells a duplicate from another event that
+        reuses its eventId. Computed when first needed: a forwarder that owes an event nothing,
+        as two of the three do for most events, never hashes it (``body`` is never modified)."""
+        return content_hash(self.body)
 
     @property
     def replay_for(self) -> str | None:
@@ -109,7 +114,7 @@ class ForwardedEvent:
         # The body is the canonical record; the attribute is only a fallback.
         whitelabel = partner_of(body) or message.attributes.get("whitelabel")
         return cls(message.data, body, event_id, event_type, parse_event_date(body.get("eventDate")),
-                   whitelabel, message.attributes.get("flowId"), message, content_hash(body))
+                   whitelabel, message.attributes.get("flowId"), message)
 
 
 def content_hash(body: Mapping[str, Any]) -> str:
