@@ -42,7 +42,8 @@ def service() -> AttributionService:
 
 @lru_cache(maxsize=1)
 def dead_letters() -> EventPublisher:
-    return EventPublisher(project_id(), dead_letter_topic(FUNCTION_NAME), AttributionSettings.from_env().publish_timeout_seconds)
+    timeout = AttributionSettings.from_env().publish_timeout_seconds
+    return EventPublisher(project_id(), dead_letter_topic(FUNCTION_NAME), timeout)
 
 
 def handle(cloud_event: Any) -> None:

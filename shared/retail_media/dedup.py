@@ -133,8 +133,9 @@ class DedupStore:
         snapshot = self._db.collection(COLLECTION).document(key).get()
         if not _unexpired(snapshot, self._clock()):
             return None
-        self._held.remember(key, snapshot.to_dict() or {})
-        return snapshot.to_dict() or {}
+        holder = snapshot.to_dict() or {}
+        self._held.remember(key, holder)
+        return holder
 
 
 class _HeldKeys:
