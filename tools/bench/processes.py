@@ -6,11 +6,12 @@ the first request; pushed functions: a Pub/Sub push of a message for nobody). Th
 to the first answer is the figure; ``noop`` is the same for a function with nothing to import.
 Peak memory: what one instance needed at its largest, as its container is charged for it. The
 gunicorn master imports the function and forks its worker, which shares those pages: summing the
-two processes' resident memory counts them twice (on a 2026 ingest instance at rest, 140 MiB of
-VmRSS for 87 MiB of memory). The figure is the sum of the two processes' PSS (proportional set
+two processes' resident memory counts them twice (an ingest instance at rest: 140 MiB of VmRSS
+summed for 87 MiB of PSS). The figure is the sum of the two processes' PSS (proportional set
 size: each shared page split between its sharers, so counted once in the sum), sampled every
-``SAMPLE_SECONDS`` during the whole load by ``MemorySampler``; the sum of their VmHWM (the
-kernel's high-water marks, shared pages counted twice) is kept beside it as an upper bound.
+``SAMPLE_SECONDS`` during the whole load by ``MemorySampler``. A peak shorter than a second can fall
+between two samples: the sum of their VmHWM (the kernel's high-water marks, exact peaks but shared
+pages counted twice) is kept beside it as an upper bound.
 """
 
 from __future__ import annotations
