@@ -25,7 +25,7 @@ from shared.events.message import encode_event, event_message
 from shared.events.protocol import parse_request
 from shared.monitor import events as monitor_events
 from shared.monitor.config import parse_event_types
-from shared.platform import logs
+from shared.platform import json_body, logs
 from shared.platform.api_keys import ApiKeyVerifier, hash_key
 from shared.platform.http import Request, to_response
 from shared.platform.publisher import OutgoingMessage, PublishOutcome
@@ -38,14 +38,14 @@ BENCH_KEY = "fpk_bench_" + "s" * 43
 
 
 def ingest_pipeline(body: bytes) -> OutgoingMessage:
-    request = parse_request(json.loads(body))
+    request = parse_request(json_body.decode(body, exact_integers=True))  # as ingest reads a body
     if contract.validate(request.payload, request.version):
         raise ValueError("invalid event")
     return event_message(request.payload, request.flow_id)
 
 
 def ingest_invalid(body: bytes) -> None:
-    request = parse_request(json.loads(body))
+    request = parse_request(json_body.decode(body, exact_integers=True))
     if not contract.validate(request.payload, request.version):
         raise AssertionError("the invalid event was accepted")
 
@@ -63,7 +63,7 @@ def beacon_conversion_pipeline(body: bytes) -> OutgoingMessage:
 
 
 def monitor_event_pipeline(body: bytes, event_type: Any, user: dict[str, Any]) -> OutgoingMessage:
-    _track_id, values = monitor_events.read_occurrence(json.loads(body), event_type)
+    _track_id, values = monitor_events.read_occurrence(json_body.decode(body), event_type)  # as monitor reads it
     event = monitor_events.envelope(event_type, values, user, datetime.now(timezone.utc))
     if contract.validate(event):
         raise ValueError("invalid monitor event")
