@@ -23,6 +23,7 @@ from shared.platform.dead_letters import (
     MALFORMED,
     REASON_ATTRIBUTE,
     SOURCE_ATTRIBUTE,
+    UNDELIVERABLE_VALUE,
     HoldNotPublished,
     hold_attributes,
 )
@@ -43,8 +44,7 @@ PARTNER_DELETED = "partner_deleted"
 DESTINATION_REMOVED = "destination_removed"
 # Another event with different content already used this eventId at this destination.
 EVENT_ID_CONFLICT = "event_id_conflict"
-# The destination can never hold the event as it is (a value MongoDB cannot store ...).
-UNDELIVERABLE_VALUE = "undeliverable_value"
+# UNDELIVERABLE_VALUE (shared.platform.dead_letters): the destination can never hold the event as it is.
 # Every attempt of the retry policy failed (or Pub/Sub's own dead-lettering took it).
 MAX_ATTEMPTS = "max_attempts"
 # MALFORMED (shared.platform.dead_letters): not an event at all (not JSON, no eventId), kept for inspection.

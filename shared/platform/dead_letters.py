@@ -20,6 +20,8 @@ MAX_DETAIL_CHARACTERS = 1000
 
 # Not what the topic carries at all (not JSON, not the publisher's shape): kept for inspection.
 MALFORMED = "malformed"
+# Where it must go can never hold it as it is (a value MongoDB or Firestore cannot store ...).
+UNDELIVERABLE_VALUE = "undeliverable_value"
 
 
 class HoldNotPublished(RuntimeError):

@@ -1,9 +1,11 @@
 """Wiring of the attribution function: a push subscription on topic ``conversions`` invokes it
 with a CloudEvent per message. An exception answers 500, so Pub/Sub redelivers (then
-dead-letters). A message that can never be processed (not a conversion the beacon publishes) is
-held, not dropped: published to ``attribution-dead-letter`` with the reason ``malformed`` and what
-was wrong (``deadletters list`` shows it), logged at ERROR, then acknowledged; if that publish
-fails, the invocation fails and Pub/Sub brings the message back."""
+dead-letters). A message that can never be processed is held, not dropped: published to
+``attribution-dead-letter`` with a reason and what was wrong (``deadletters list`` shows it),
+logged at ERROR, then acknowledged; if that publish fails, the invocation fails and Pub/Sub brings
+the message back. The reasons: ``malformed``, not a conversion the beacon publishes;
+``undeliverable_value``, a conversion whose revenue Firestore cannot store (beyond 64-bit
+millionths: a price of 1e300 passes the schema, which bounds neither price nor quantity)."""
 
 from __future__ import annotations
 
@@ -18,12 +20,14 @@ from typing import Any
 from shared.platform import logs
 from shared.platform.clients import firestore_client
 from shared.platform.clock import utc_now
-from shared.platform.dead_letters import MALFORMED, HoldNotPublished, hold_attributes
+from shared.platform.dead_letters import MALFORMED, UNDELIVERABLE_VALUE, HoldNotPublished, hold_attributes
+from shared.platform.json_body import INT64_MAX
 from shared.platform.publisher import EventPublisher, OutgoingMessage
 from shared.platform.settings import dead_letter_topic, project_id
 from shared.retail_media.attribution import AttributionService, Window
 from shared.retail_media.beacon import schema
 from shared.retail_media.campaigns import CampaignStore
+from shared.retail_media.conversion import revenue_micros
 from shared.retail_media.settings import AttributionSettings
 
 logs.configure()
@@ -57,7 +61,13 @@ def _handle(pubsub_message: dict[str, Any]) -> None:
     try:
         message = _decode(pubsub_message)
     except (binascii.Error, ValueError) as exc:
-        _hold(pubsub_message, f"not a conversion message: {exc}")
+        _hold(pubsub_message, MALFORMED, f"not a conversion message: {exc}")
+        return
+    revenue = revenue_micros(message["conversion"]["items"])
+    if revenue > INT64_MAX:
+        _hold(pubsub_message, UNDELIVERABLE_VALUE,
+              f"conversion {message['conversionId']}: its revenue, a {len(str(revenue))}-digit number of "
+              "millionths, is beyond the 64-bit integers Firestore stores")
         return
     attributions = service().process(message)
     if attributions is None:
@@ -67,19 +77,19 @@ def _handle(pubsub_message: dict[str, Any]) -> None:
                 extra={"conversionId": message.get("conversionId"), "campaigns": [a.campaign_id for a in attributions]})
 
 
-def _hold(pubsub_message: dict[str, Any], detail: str) -> None:
+def _hold(pubsub_message: dict[str, Any], reason: str, detail: str) -> None:
     """Keep the message as it came in the dead letters, with why (raises if Pub/Sub does not confirm)."""
     data = pubsub_message.get("data") or ""
     try:
         body = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError, TypeError):
         body = str(data).encode("utf-8", "replace")  # not base64: kept as it came
-    attributes = hold_attributes(pubsub_message.get("attributes") or {}, MALFORMED, detail, FUNCTION_NAME)
+    attributes = hold_attributes(pubsub_message.get("attributes") or {}, reason, detail, FUNCTION_NAME)
     outcome = dead_letters().publish_many([OutgoingMessage(body, attributes)])[0]
     if not outcome.published:
         raise HoldNotPublished(f"could not publish to the dead-letter topic: {outcome.error}")
-    logger.error("not a conversion: held in the dead letters",
-                 extra={"messageId": pubsub_message.get("messageId"), "reason": MALFORMED, "detail": detail})
+    logger.error("conversion held in the dead letters",
+                 extra={"messageId": pubsub_message.get("messageId"), "reason": reason, "detail": detail})
 
 
 def _decode(pubsub_message: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,9 @@ edges run the same code in-process with an injected clock against the same emula
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from google.cloud import firestore
@@ -16,6 +17,7 @@ from shared.retail_media.attribution import (
     Window,
 )
 from shared.platform.publisher import EventPublisher, OutgoingMessage
+from shared.retail_media.beacon import conversion_id_of
 from shared.retail_media.campaigns import CampaignStore
 from tests.conftest import poll
 from tools.admin_commands.deadletters import DeadLetter, hold_subscriptions
@@ -157,6 +159,16 @@ def test_day_14_edge_and_click_vs_view(stack: dict[str, Any], kind: str, campaig
     assert [a.campaign_id for a in result] == ([campaign.id] if attributed else [])
 
 
+def attribution_dead_letters(matching: Callable[[DeadLetter], bool]) -> list[DeadLetter]:
+    """attribution's dead letters that ``matching`` picks, read and released (they stay there)."""
+    found = []
+    for hold in hold_subscriptions("attribution"):
+        try:
+            found += [letter for letter in hold.pull_all() if matching(letter)]
+        finally:
+            hold.release()
+    return found
+
 @pytest.mark.parametrize("data", [b"not json", b'{"conversionId": "c-1", "conversion": {"order_id": 7}}'],
                          ids=["not-json", "invalid-conversion"])
 def test_a_message_that_is_not_a_conversion_is_held_in_the_dead_letters_with_why(stack: dict[str, Any],
@@ -167,16 +179,22 @@ def test_a_message_that_is_not_a_conversion_is_held_in_the_dead_letters_with_why
         [OutgoingMessage(data, {"testMarker": marker})])[0]
     assert outcome.published
 
-    def held() -> list[DeadLetter]:
-        found = []
-        for hold in hold_subscriptions("attribution"):
-            try:
-                found += [letter for letter in hold.pull_all() if letter.attributes.get("testMarker") == marker]
-            finally:
-                hold.release()
-        return found
-
-    letter, = poll(held, timeout=30, interval=0.5, what="the message in attribution's dead letters")
+    letter, = poll(lambda: attribution_dead_letters(lambda letter: letter.attributes.get("testMarker") == marker),
+                   timeout=30, interval=0.5, what="the message in attribution's dead letters")
     assert letter.message.data == data
     assert letter.reason == "malformed" and letter.attributes["deadLetterSource"] == "attribution"
     assert letter.detail.startswith("not a conversion message: ")
+
+
+def test_a_conversion_whose_revenue_firestore_cannot_store_is_held_at_once_with_why(stack: dict[str, Any]) -> None:
+    """Accepted by the beacon (the schema bounds no price), then held by attribution, not retried."""
+    campaign = fresh_campaign(stack, "product", skus=("SKU-HUGE",))
+    body = order(campaign, ("SKU-HUGE", 2, 1e300))
+    assert post_conversion(stack, body).status_code == 202
+    conversion_id = conversion_id_of(body)
+
+    letter, = poll(lambda: attribution_dead_letters(lambda held: held.attributes.get("conversionId") == conversion_id),
+                   timeout=30, interval=0.5, what="the conversion in attribution's dead letters")
+    assert letter.reason == "undeliverable_value"
+    assert "beyond the 64-bit integers Firestore stores" in letter.detail
+    assert json.loads(letter.message.data)["conversionId"] == conversion_id
