@@ -14,7 +14,8 @@ LINE = re.compile(r"round 1 (?P<name>.+?) +wall p50 (?P<wall>[\d.]+) ms, CPU her
 
 def test_beacon_profile_measures_the_beacon_and_the_raw_create_against_the_emulator(local_stack: LocalStack) -> None:
     emulator = next(c.process.pid for c in local_stack.children if c.name == "firestore-emulator")
-    lines = beacon_profile.measure(emulator, requests=5, rounds=1, warm_up=2)
+    # Enough requests for the emulator's CPU to span many clock ticks (/proc counts in 10 ms ticks).
+    lines = beacon_profile.measure(emulator, requests=60, rounds=1, warm_up=2)
     found = {m["name"]: m for m in map(LINE.fullmatch, lines) if m}
     assert set(found) == {"raw Firestore create", "beacon impression, new"}, lines
     for match in found.values():
