@@ -13,7 +13,7 @@ import yaml
 
 from shared.forwarding.delivery_log import hold_entry_id
 from shared.forwarding.message import content_hash, fresh_event_id
-from tests.conftest import poll, spec_example
+from tests.conftest import spec_example
 from tests.integration.forwarding_support import (  # noqa: F401 - clients and partner are fixtures
     DESTINATIONS,
     PartnerUnderTest,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from tools.bench import processes, scenarios, wrk
 from tools.bench.results import RESULTS_FILE, commit, machine
